@@ -1,0 +1,154 @@
+"""The Starlette application: /graphql (with GraphiQL), /healthz and /readyz."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from tortoise.contrib.starlette import RegisterTortoise
+
+from loket.auth import TokenError, bearer_token, decode_token
+from loket.context import Context
+from loket.db import to_asyncpg_dsn, tortoise_config
+from loket.settings import settings
+from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
+from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
+from resolvers.loaders import Loaders
+from schema import LoketSchema, schema as default_schema
+
+log = logging.getLogger("loket.app")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers,
+    )
+
+
+class Authenticate:
+    """Resolve the bearer token to a Viewer before GraphQL runs; bad tokens get a 401.
+
+    Memberships are read per request, so a revoked membership or a deactivated account
+    stops working at once.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _error(413, "BODY_TOO_LARGE", "The request body is too large.")(
+                scope, receive, send
+            )
+            return
+        viewer: Viewer = ANONYMOUS
+        try:
+            token = bearer_token(headers.get("authorization"))
+            if token is not None:
+                user_id = decode_token(token)
+                from tortoise import connections
+
+                async with connections.get("default").acquire_connection() as conn:
+                    found = await load_viewer(conn, user_id, headers.get("x-loket-role"))
+                if found is None:
+                    raise TokenError("INVALID_TOKEN", "The token names no active user.")
+                viewer = found
+        except TokenError as e:
+            await _error(
+                401, e.code, e.message, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )(scope, receive, send)
+            return
+        except RoleSelectionError as e:
+            await _error(403 if e.code == "ROLE_NOT_HELD" else 400, e.code, str(e))(
+                scope, receive, send
+            )
+            return
+        scope.setdefault("state", {})["viewer"] = viewer
+        await self.app(scope, receive, send)
+
+
+class LoketGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: LoketSchema, field_policy: FieldPolicy, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self.field_policy = field_policy
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        viewer: Viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
+        from models.accounts import Role
+
+        return Context(
+            viewer=viewer,
+            field_policy=self.field_policy,
+            loaders=Loaders(viewer),
+            request_id=str(uuid.uuid4()),
+            audit=AccessAudit() if viewer.role not in (Role.PARENT, None) else None,
+            request=request,
+            response=response,
+        )
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    from tortoise import connections
+
+    try:
+        async with connections.get("default").acquire_connection() as conn:
+            await conn.fetchval("SELECT 1")
+    except Exception as e:  # noqa: BLE001 - any failure means not ready
+        log.warning("database not reachable: %s", type(e).__name__)
+        return PlainTextResponse("database unavailable", status_code=503)
+    return PlainTextResponse("ready")
+
+
+def create_app(
+    *, database_url: str, schema: LoketSchema | None = None, manage_db: bool = True
+) -> Starlette:
+    """The ASGI app. With `manage_db`, Tortoise is opened and closed by the lifespan."""
+    the_schema = schema or default_schema()
+    graphql_app = LoketGraphQL(
+        the_schema,
+        build_field_policy(the_schema),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=True,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_db:
+            yield
+            return
+        async with RegisterTortoise(app, config=tortoise_config(database_url)):
+            yield
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", Authenticate(graphql_app)),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.database_dsn = to_asyncpg_dsn(database_url)
+    return app

@@ -1,0 +1,177 @@
+"""The `loket` command line: serve, migrate, demo data, tokens, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loket.settings import settings
+
+
+async def _with_orm(url: str, work: Callable[[], Awaitable[Any]]) -> Any:
+    from tortoise import Tortoise
+
+    from loket.db import tortoise_config
+
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    try:
+        return await work()
+    finally:
+        await Tortoise.close_connections()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from loket.db import migrate, service_database_url
+
+    asyncio.run(migrate(service_database_url()))
+    print("migrations applied")
+    return 0
+
+
+def cmd_makemigrations(args: argparse.Namespace) -> int:
+    """Write a new migration for model changes (development only)."""
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    from loket.db import ensure_database, service_database_url, tortoise_config
+
+    url = service_database_url()
+
+    async def run() -> None:
+        from tortoise import Tortoise
+
+        await ensure_database(url)
+        config = tortoise_config(url)
+        ctx = await Tortoise.init(config=config, init_connections=False)
+        autodetector = MigrationAutodetector(ctx.apps, config["apps"])
+        writers = await autodetector.changes()
+        if not writers:
+            print("No changes detected")
+        for writer in writers:
+            if args.name:
+                number = int(writer.name.split("_", 1)[0])
+                writer.name = f"{number:04d}_{args.name}"
+            print("Created", writer.write())
+        await Tortoise.close_connections()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from schema import printed_sdl
+
+    sys.stdout.write(printed_sdl())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from loket.db import migrate, service_database_url
+    from loket.demo import load_demo
+
+    url = service_database_url()
+    asyncio.run(migrate(url))
+    created = asyncio.run(_with_orm(url, load_demo))
+    print("demo data loaded" if created else "demo data already present")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from loket.db import service_database_url
+    from loket.demo import list_users
+
+    rows = asyncio.run(_with_orm(service_database_url(), list_users))
+    width = max((len(r[0]) for r in rows), default=10)
+    for email, roles in rows:
+        print(f"{email:<{width}}  {roles}")
+    return 0
+
+
+def cmd_dev_token(args: argparse.Namespace) -> int:
+    from loket.auth import mint_token
+    from loket.db import service_database_url
+    from models.accounts import User
+
+    if not settings.dev_signing:
+        print(
+            "refusing: dev-token only works while the server uses the development signing key "
+            "(LOKET_JWT_SECRET and asymmetric keys unset)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def lookup() -> Any:
+        return await User.get_or_none(email=args.email.lower(), is_active=True)
+
+    user = asyncio.run(_with_orm(service_database_url(), lookup))
+    if user is None:
+        print(f"no active user with email {args.email}", file=sys.stderr)
+        return 1
+    print(mint_token(str(user.id), ttl_seconds=args.ttl))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from loket.db import migrate, service_database_url
+
+    url = service_database_url()
+    asyncio.run(migrate(url))
+    if args.demo:
+        from loket.demo import load_demo
+
+        asyncio.run(_with_orm(url, load_demo))
+    from loket.app import create_app
+
+    uvicorn.run(
+        create_app(database_url=url),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loket", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="apply migrations and serve /graphql")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="load the demo data set first")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply the committed migrations").set_defaults(
+        func=cmd_migrate
+    )
+    mk = sub.add_parser("makemigrations", help="write a migration for model changes")
+    mk.add_argument("--name", default=None)
+    mk.set_defaults(func=cmd_makemigrations)
+    sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(func=cmd_schema)
+    sub.add_parser("demo", help="load the demo data set (idempotent)").set_defaults(
+        func=cmd_demo
+    )
+    sub.add_parser("users", help="list users with their roles").set_defaults(func=cmd_users)
+    tok = sub.add_parser("dev-token", help="mint a development JWT for an existing user")
+    tok.add_argument("email")
+    tok.add_argument("--ttl", type=int, default=settings.jwt_ttl_seconds)
+    tok.set_defaults(func=cmd_dev_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

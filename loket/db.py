@@ -1,0 +1,120 @@
+"""Database location (DATABASE_URL or an embedded PostgreSQL), Tortoise config, migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from loket.settings import settings
+from models import MODEL_MODULES
+
+log = logging.getLogger("loket.db")
+
+_servers: dict[Path, Any] = {}
+
+
+def embedded_server_uri(data_dir: Path, database: str) -> str:
+    """Start (or join) the bundled PostgreSQL 16 whose data lives in `data_dir`.
+
+    The data folder survives restarts; the server stops when the last process using it
+    exits. Returns a libpq URI with the unix socket as host.
+    """
+    import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = _servers.get(data_dir)
+    if server is None:
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        _servers[data_dir] = server
+    return _replace_database(server.get_uri(), database)
+
+
+def _replace_database(uri: str, database: str) -> str:
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def to_asyncpg_dsn(url: str) -> str:
+    """A libpq-style DSN asyncpg accepts, from a postgres://, postgresql:// or asyncpg:// URL."""
+    for prefix in ("asyncpg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def to_tortoise_url(url: str) -> str:
+    if url.startswith(("postgresql://", "postgres://")):
+        return "asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in `url` when it does not exist yet."""
+    parts = urlsplit(to_asyncpg_dsn(url))
+    name = parts.path.lstrip("/")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+    try:
+        conn = await asyncpg.connect(to_asyncpg_dsn(url))
+    except asyncpg.InvalidCatalogNameError:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass
+        finally:
+            await conn.close()
+        return
+    await conn.close()
+
+
+def service_database_url() -> str:
+    """The service's database: DATABASE_URL, else the embedded server's `loket` database."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_server_uri(settings.data_dir / "pgdata", "loket")
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": to_tortoise_url(url)},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "migrations": "models.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(url: str) -> None:
+    """Apply the committed migrations (idempotent)."""
+    from tortoise import Tortoise
+    from tortoise.migrations.api import migrate as run_migrations
+
+    await ensure_database(url)
+    await run_migrations(config=tortoise_config(url))
+    await Tortoise.close_connections()
+
+
+async def fetch(sql: str, *args: Any) -> list[Any]:
+    """Run one read statement on the current connection (the transaction's, if any)."""
+    from tortoise import connections
+
+    async with connections.get("default").acquire_connection() as conn:
+        rows: list[Any] = await conn.fetch(sql, *args)
+        return rows
+
+
+async def execute(sql: str, *args: Any) -> str:
+    from tortoise import connections
+
+    async with connections.get("default").acquire_connection() as conn:
+        status: str = await conn.execute(sql, *args)
+        return status

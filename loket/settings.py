@@ -1,0 +1,95 @@
+"""Configuration, read once from the environment when this module is imported."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The development signing key is public on purpose: tokens signed with it are only
+# accepted while LOKET_JWT_SECRET is left unset, and `loket dev-token` refuses otherwise.
+DEV_JWT_SECRET = "loket-development-signing-key-not-for-production-use-0123456789"
+DEV_RRN_KEY = "loket-development-rrn-hmac-key-not-for-production-use"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _rrn_keys() -> dict[str, bytes]:
+    """`LOKET_RRN_KEYS="k2:secret2,k1:secret1"`: the first key hashes, all keys verify."""
+    raw = _env("LOKET_RRN_KEYS")
+    if raw is None:
+        return {"dev1": DEV_RRN_KEY.encode()}
+    keys: dict[str, bytes] = {}
+    for item in raw.split(","):
+        key_id, _, secret = item.strip().partition(":")
+        if not key_id or not secret:
+            raise ValueError("LOKET_RRN_KEYS must look like 'keyid:secret[,keyid:secret]'")
+        keys[key_id] = secret.encode()
+    return keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    database_url: str | None
+    test_database_url: str | None
+    data_dir: Path
+    jwt_algorithms: tuple[str, ...]
+    jwt_secret: str | None
+    jwt_public_key_file: str | None
+    jwt_jwks_file: str | None
+    jwt_private_key_file: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_ttl_seconds: int
+    rrn_keys: dict[str, bytes] = field(repr=False)
+    max_chosen_locations: int = 10
+    emergency_days: int = 60
+    retention_years: int = 5
+    graphiql: bool = True
+
+    @property
+    def dev_signing(self) -> bool:
+        """True when tokens are signed with the public development key."""
+        return (
+            self.jwt_secret == DEV_JWT_SECRET
+            and self.jwt_public_key_file is None
+            and self.jwt_jwks_file is None
+        )
+
+    @property
+    def current_rrn_key_id(self) -> str:
+        return next(iter(self.rrn_keys))
+
+
+def load() -> Settings:
+    project_dir = Path(__file__).resolve().parent.parent
+    public_key = _env("LOKET_JWT_PUBLIC_KEY_FILE")
+    jwks = _env("LOKET_JWT_JWKS_FILE")
+    asymmetric = public_key is not None or jwks is not None
+    default_algorithms = "RS256,ES256" if asymmetric else "HS256"
+    return Settings(
+        project_dir=project_dir,
+        database_url=_env("DATABASE_URL"),
+        test_database_url=_env("TEST_DATABASE_URL"),
+        data_dir=Path(_env("LOKET_DATA_DIR", str(project_dir / ".loket")) or ""),
+        jwt_algorithms=tuple(
+            a.strip() for a in (_env("LOKET_JWT_ALGORITHMS", default_algorithms) or "").split(",")
+        ),
+        jwt_secret=None if asymmetric else _env("LOKET_JWT_SECRET", DEV_JWT_SECRET),
+        jwt_public_key_file=public_key,
+        jwt_jwks_file=jwks,
+        jwt_private_key_file=_env("LOKET_JWT_PRIVATE_KEY_FILE"),
+        jwt_issuer=_env("LOKET_JWT_ISSUER", "loket") or "loket",
+        jwt_audience=_env("LOKET_JWT_AUDIENCE", "loket-api") or "loket-api",
+        jwt_ttl_seconds=int(_env("LOKET_JWT_TTL_SECONDS", "3600") or 3600),
+        rrn_keys=_rrn_keys(),
+        max_chosen_locations=int(_env("LOKET_MAX_CHOSEN_LOCATIONS", "10") or 10),
+        graphiql=(_env("LOKET_GRAPHIQL", "1") == "1"),
+    )
+
+
+settings = load()

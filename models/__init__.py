@@ -1,0 +1,11 @@
+"""Tortoise models of Loket's core domain, one module per concept."""
+
+MODEL_MODULES = [
+    "models.regions",
+    "models.providers",
+    "models.accounts",
+    "models.households",
+    "models.requests",
+    "models.services",
+    "models.access_log",
+]

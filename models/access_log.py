@@ -1,0 +1,24 @@
+"""The access log: every non-parent read of personal data, one row per dossier per request."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class AccessLogEntry(Model):
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    viewer = fields.ForeignKeyField(
+        "models.User", related_name="access_log_entries", null=True, on_delete=fields.SET_NULL
+    )
+    role = fields.CharField(max_length=24)
+    grant_name = fields.CharField(max_length=32)
+    household = fields.ForeignKeyField(
+        "models.Household", related_name="access_log_entries", on_delete=fields.CASCADE
+    )
+    # Qualified GraphQL field names, e.g. "Parent.phone".
+    fields_read = fields.JSONField()
+    operation_name = fields.CharField(max_length=200, null=True)
+    request_id = fields.CharField(max_length=36)
+
+    class Meta:
+        table = "access_log"

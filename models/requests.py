@@ -1,0 +1,103 @@
+"""Care requests, their per-location applications, and enrolments."""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class RequestStatus(StrEnum):
+    OPEN = "OPEN"
+    FULFILLED = "FULFILLED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ApplicationStatus(StrEnum):
+    PENDING = "PENDING"
+    OFFERED = "OFFERED"
+    WAITLISTED = "WAITLISTED"
+    REFUSED = "REFUSED"
+    ENROLLED = "ENROLLED"
+    WITHDRAWN = "WITHDRAWN"
+    CLOSED = "CLOSED"
+
+
+# Statuses in which a request is still open at a location (provider grant (a)).
+OPEN_APPLICATION_STATUSES = (
+    ApplicationStatus.PENDING,
+    ApplicationStatus.OFFERED,
+    ApplicationStatus.WAITLISTED,
+)
+
+
+class CareRequest(Model):
+    """A request for childcare for one child; at most one OPEN per child (partial index)."""
+
+    id = fields.UUIDField(primary_key=True)
+    household: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Household", related_name="requests", on_delete=fields.CASCADE
+    )
+    child = fields.ForeignKeyField(
+        "models.Child", related_name="requests", on_delete=fields.CASCADE
+    )
+    desired_start_date = fields.DateField()
+    # {"MON": "FULL", "TUE": "AM", ...}: days of the week with full or half days.
+    care_pattern = fields.JSONField(default=dict)
+    note = fields.TextField(default="")
+    status = fields.CharEnumField(RequestStatus, max_length=16, default=RequestStatus.OPEN)
+    submitted_at = fields.DatetimeField(auto_now_add=True)
+    filed_by = fields.ForeignKeyField(
+        "models.User", related_name="filed_requests", null=True, on_delete=fields.SET_NULL
+    )
+    filed_via_mandate = fields.ForeignKeyField(
+        "models.Mandate", related_name="filed_requests", null=True, on_delete=fields.SET_NULL
+    )
+    emergency_since = fields.DateField(null=True)
+
+    class Meta:
+        table = "care_request"
+        indexes = (("status", "desired_start_date"),)
+
+
+class Application(Model):
+    """A care request as seen by one chosen location, in order of preference."""
+
+    id = fields.UUIDField(primary_key=True)
+    request: fields.ForeignKeyRelation[CareRequest] = fields.ForeignKeyField(
+        "models.CareRequest", related_name="applications", on_delete=fields.CASCADE
+    )
+    location = fields.ForeignKeyField(
+        "models.ProviderLocation", related_name="applications", on_delete=fields.RESTRICT
+    )
+    preference = fields.SmallIntField()
+    status = fields.CharEnumField(
+        ApplicationStatus, max_length=16, default=ApplicationStatus.PENDING
+    )
+    offered_start_date = fields.DateField(null=True)
+    reply_deadline = fields.DateField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "application"
+        unique_together = (("request", "location"), ("request", "preference"))
+        indexes = (("location_id", "status"),)
+
+
+class Enrolment(Model):
+    """A child holding a place at a location; `end_date` starts the retention clock."""
+
+    id = fields.UUIDField(primary_key=True)
+    child = fields.ForeignKeyField(
+        "models.Child", related_name="enrolments", on_delete=fields.CASCADE
+    )
+    location = fields.ForeignKeyField(
+        "models.ProviderLocation", related_name="enrolments", on_delete=fields.RESTRICT
+    )
+    request = fields.ForeignKeyField(
+        "models.CareRequest", related_name="enrolments", null=True, on_delete=fields.SET_NULL
+    )
+    start_date = fields.DateField()
+    end_date = fields.DateField(null=True)
+
+    class Meta:
+        table = "enrolment"

@@ -1,0 +1,191 @@
+"""The access policy of MISSION.md section 1, as data: grants, abilities and who holds them.
+
+A *grant* is the relation between a viewer and a dossier (household). Each role reaches
+dossiers through its own grants only; an *ability* is what a schema field needs, and it
+names the grants under which it may be used. Fields declare an ability once (see
+`schema.directives`); the SDL directive, the enforcement and the privacy tables are all
+derived from these declarations and the tables below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from models.accounts import Role
+
+
+class Grant(StrEnum):
+    """How a viewer reaches a dossier."""
+
+    OWN_HOUSEHOLD = "OWN_HOUSEHOLD"
+    ACTIVE_MANDATE = "ACTIVE_MANDATE"
+    ADMIN = "ADMIN"
+    COUNTER_REGION = "COUNTER_REGION"
+    PROVIDER_SELECTED = "PROVIDER_SELECTED"
+    PROVIDER_ENROLLED = "PROVIDER_ENROLLED"
+    PROVIDER_EMERGENCY = "PROVIDER_EMERGENCY"
+    SICK_CHILD_SERVICE = "SICK_CHILD_SERVICE"
+
+
+# The grants each (effective) role can hold. An INTEGRATOR acts as PROVIDER or LOKET.
+ROLE_GRANTS: dict[Role, frozenset[Grant]] = {
+    Role.PARENT: frozenset({Grant.OWN_HOUSEHOLD}),
+    Role.TOELEIDER: frozenset({Grant.ACTIVE_MANDATE}),
+    Role.ADMIN: frozenset({Grant.ADMIN}),
+    Role.LOKET: frozenset({Grant.COUNTER_REGION}),
+    Role.PROVIDER: frozenset(
+        {Grant.PROVIDER_SELECTED, Grant.PROVIDER_ENROLLED, Grant.PROVIDER_EMERGENCY}
+    ),
+    Role.SICK_CHILD_SERVICE: frozenset({Grant.SICK_CHILD_SERVICE}),
+    Role.INTEGRATOR: frozenset(),
+}
+
+# Grants that allow writing the dossier (MISSION.md section 1, column "Write").
+WRITE_GRANTS = frozenset(
+    {
+        Grant.OWN_HOUSEHOLD,
+        Grant.ACTIVE_MANDATE,
+        Grant.ADMIN,
+        Grant.PROVIDER_SELECTED,
+        Grant.PROVIDER_ENROLLED,
+    }
+)
+
+_PROVIDER = (Grant.PROVIDER_SELECTED, Grant.PROVIDER_ENROLLED, Grant.PROVIDER_EMERGENCY)
+_HANDLERS = (Grant.OWN_HOUSEHOLD, Grant.ACTIVE_MANDATE, Grant.ADMIN, *_PROVIDER)
+
+
+class Ability(StrEnum):
+    """What a guarded field or mutation needs."""
+
+    # Reads of dossier data.
+    PARENT_NAME = "PARENT_NAME"
+    PARENT_ADDRESS = "PARENT_ADDRESS"
+    PARENT_CONTACT = "PARENT_CONTACT"
+    PARENT_PROFILE = "PARENT_PROFILE"
+    PARENT_SITUATION = "PARENT_SITUATION"
+    HOUSEHOLD_PARENTS = "HOUSEHOLD_PARENTS"
+    HOUSEHOLD_CHILDREN = "HOUSEHOLD_CHILDREN"
+    HOUSEHOLD_REQUESTS = "HOUSEHOLD_REQUESTS"
+    CHILD_NAME = "CHILD_NAME"
+    CHILD_DETAILS = "CHILD_DETAILS"
+    REQUEST_DETAILS = "REQUEST_DETAILS"
+    PREFERRED_PROVIDERS = "PREFERRED_PROVIDERS"
+    APPLICATION_HANDLING = "APPLICATION_HANDLING"
+    # Entry points and actions.
+    SIGNED_IN = "SIGNED_IN"
+    LIST_DOSSIERS = "LIST_DOSSIERS"
+    PROVIDER_INBOX = "PROVIDER_INBOX"
+    REGISTER_HOUSEHOLD = "REGISTER_HOUSEHOLD"
+    SUBMIT_CARE_REQUEST = "SUBMIT_CARE_REQUEST"
+    CHECK_REQUEST_UNIQUENESS = "CHECK_REQUEST_UNIQUENESS"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may use an ability: roles, and for dossier data the grants it is read under."""
+
+    grants: frozenset[Grant]
+    roles: frozenset[Role]
+    personal: bool
+    text: str
+
+
+def _read(text: str, *grants: Grant, personal: bool = True) -> Rule:
+    gs = frozenset(grants)
+    roles = frozenset(r for r, held in ROLE_GRANTS.items() if held & gs)
+    # Integrators act as providers or counters; they may read what that role may.
+    if roles & {Role.PROVIDER, Role.LOKET}:
+        roles |= {Role.INTEGRATOR}
+    return Rule(grants=gs, roles=roles, personal=personal, text=text)
+
+
+def _act(text: str, *roles: Role, grants: tuple[Grant, ...] = ()) -> Rule:
+    return Rule(grants=frozenset(grants), roles=frozenset(roles), personal=False, text=text)
+
+
+ALL_DOSSIER_GRANTS = tuple(Grant)
+
+POLICY: dict[Ability, Rule] = {
+    Ability.PARENT_NAME: _read("parent's name", *ALL_DOSSIER_GRANTS),
+    Ability.PARENT_ADDRESS: _read("parent's address", *ALL_DOSSIER_GRANTS),
+    Ability.PARENT_CONTACT: _read(
+        "parent's phone and email", *_HANDLERS, Grant.COUNTER_REGION
+    ),
+    Ability.PARENT_PROFILE: _read(
+        "nationality, birthplace, home language, relation to the child", *_HANDLERS
+    ),
+    Ability.PARENT_SITUATION: _read(
+        "work situation, education, income, family situation (priority rules)", *_HANDLERS
+    ),
+    Ability.HOUSEHOLD_PARENTS: _read(
+        "the parents of a dossier", *ALL_DOSSIER_GRANTS, personal=False
+    ),
+    Ability.HOUSEHOLD_CHILDREN: _read(
+        "the children of a dossier", *_HANDLERS, Grant.SICK_CHILD_SERVICE, personal=False
+    ),
+    Ability.HOUSEHOLD_REQUESTS: _read(
+        "the care requests of a dossier", *_HANDLERS, Grant.COUNTER_REGION, personal=False
+    ),
+    Ability.CHILD_NAME: _read("child's name", *_HANDLERS, Grant.SICK_CHILD_SERVICE),
+    Ability.CHILD_DETAILS: _read("child's nickname and (expected) birth date", *_HANDLERS),
+    Ability.REQUEST_DETAILS: _read(
+        "desired start, care pattern, note and status of a request", *_HANDLERS
+    ),
+    Ability.PREFERRED_PROVIDERS: _read(
+        "the list of preferred providers",
+        Grant.OWN_HOUSEHOLD,
+        Grant.ACTIVE_MANDATE,
+        Grant.ADMIN,
+        Grant.COUNTER_REGION,
+    ),
+    Ability.APPLICATION_HANDLING: _read(
+        "status and offer of an application at a location", *_HANDLERS, personal=False
+    ),
+    Ability.SIGNED_IN: _act("any signed-in user", *Role),
+    Ability.LIST_DOSSIERS: _act(
+        "dossiers within the viewer's grants",
+        Role.PARENT,
+        Role.TOELEIDER,
+        Role.ADMIN,
+        Role.LOKET,
+        Role.PROVIDER,
+        Role.SICK_CHILD_SERVICE,
+        Role.INTEGRATOR,
+    ),
+    Ability.PROVIDER_INBOX: _act(
+        "a location's inbox", Role.PROVIDER, Role.INTEGRATOR, Role.ADMIN, grants=_PROVIDER
+    ),
+    Ability.REGISTER_HOUSEHOLD: _act("register one's own household", Role.PARENT),
+    Ability.SUBMIT_CARE_REQUEST: _act(
+        "file a care request for a child of a dossier one may write",
+        Role.PARENT,
+        Role.TOELEIDER,
+        Role.ADMIN,
+        grants=(Grant.OWN_HOUSEHOLD, Grant.ACTIVE_MANDATE, Grant.ADMIN),
+    ),
+    Ability.CHECK_REQUEST_UNIQUENESS: _act(
+        "check whether a child already has an open request",
+        Role.PARENT,
+        Role.TOELEIDER,
+        Role.ADMIN,
+    ),
+}
+
+assert set(POLICY) == set(Ability), "every ability needs a rule"
+
+
+def allowed_for_role(ability: Ability, role: Role | None, acting_as: Role | None) -> bool:
+    """Decide an ability for a role alone (no row needed): done once per operation."""
+    if role is None:
+        return False
+    rule = POLICY[ability]
+    if role not in rule.roles:
+        return False
+    if not rule.grants:
+        return True
+    effective = acting_as if role is Role.INTEGRATOR else role
+    if effective is None:
+        return False
+    return bool(ROLE_GRANTS[effective] & rule.grants)

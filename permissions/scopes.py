@@ -1,0 +1,186 @@
+"""Row scoping: the dossiers, children and applications a viewer's grants reach, as SQL.
+
+Resolvers start every read of dossier data from these sets ("load only what the
+viewer may see first"); rows outside them do not exist for the viewer. Each grant is
+one indexed branch of a UNION, labelled with the grant it stands for, so the access
+log can say which grant a read used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.accounts import Role
+from models.requests import OPEN_APPLICATION_STATUSES
+from permissions.policy import Grant, WRITE_GRANTS
+from permissions.viewer import Viewer
+
+_OPEN_APPS = "(" + ",".join(f"'{s.value}'" for s in OPEN_APPLICATION_STATUSES) + ")"
+
+
+class Params:
+    """Positional parameters for asyncpg (`$1`, `$2`, ...)."""
+
+    def __init__(self, values: list[Any] | None = None) -> None:
+        self.values: list[Any] = values if values is not None else []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def emergency_condition(request: str, household: str, municipalities: str, days: str) -> str:
+    """SQL: the request is on the emergency list for providers in `municipalities`.
+
+    Still open (no positive answer) and its desired start is `days` days away or closer,
+    and the residence or any chosen location lies in one of the municipalities.
+    """
+    return f"""{request}.status = 'OPEN'
+        AND {request}.desired_start_date <= current_date + {days}::int
+        AND ({household}.municipality_id = ANY({municipalities})
+             OR EXISTS (SELECT 1 FROM application ea
+                        JOIN provider_location el ON el.id = ea.location_id
+                        WHERE ea.request_id = {request}.id
+                          AND el.municipality_id = ANY({municipalities})))"""
+
+
+def _branches(viewer: Viewer, p: Params, emergency_days: int) -> list[tuple[Grant, str]]:
+    """(grant, SQL selecting `household_id`) for every grant the viewer's role holds."""
+    role = viewer.effective_role
+    if role is Role.PARENT:
+        uid = p.add(viewer.user_id)
+        return [
+            (
+                Grant.OWN_HOUSEHOLD,
+                f"SELECT household_id FROM parent WHERE user_id = {uid}",
+            )
+        ]
+    if role is Role.ADMIN:
+        return [(Grant.ADMIN, "SELECT id AS household_id FROM household")]
+    if role is Role.TOELEIDER:
+        orgs = p.add(list(viewer.referral_organisation_ids))
+        return [
+            (
+                Grant.ACTIVE_MANDATE,
+                f"""SELECT household_id FROM mandate
+                    WHERE referral_organisation_id = ANY({orgs}::uuid[])
+                      AND revoked_at IS NULL""",
+            )
+        ]
+    if role is Role.LOKET:
+        munis = p.add(list(viewer.counter_municipalities))
+        return [
+            (
+                Grant.COUNTER_REGION,
+                f"""SELECT id AS household_id FROM household
+                    WHERE municipality_id = ANY({munis}::text[])
+                    UNION
+                    SELECT r.household_id FROM care_request r
+                    JOIN application a ON a.request_id = r.id
+                    JOIN provider_location l ON l.id = a.location_id
+                    WHERE l.municipality_id = ANY({munis}::text[])""",
+            )
+        ]
+    if role is Role.PROVIDER:
+        locs = p.add(list(viewer.location_ids))
+        munis = p.add(list(viewer.location_municipalities))
+        days = p.add(emergency_days)
+        retention = p.add(5)
+        return [
+            (
+                Grant.PROVIDER_SELECTED,
+                f"""SELECT r.household_id FROM application a
+                    JOIN care_request r ON r.id = a.request_id
+                    WHERE a.location_id = ANY({locs}::uuid[])
+                      AND a.status IN {_OPEN_APPS} AND r.status = 'OPEN'""",
+            ),
+            (
+                Grant.PROVIDER_ENROLLED,
+                f"""SELECT c.household_id FROM enrolment e JOIN child c ON c.id = e.child_id
+                    WHERE e.location_id = ANY({locs}::uuid[])
+                      AND (e.end_date IS NULL
+                           OR e.end_date > current_date - make_interval(years => {retention}))""",
+            ),
+            (
+                Grant.PROVIDER_EMERGENCY,
+                f"""SELECT r.household_id FROM care_request r
+                    JOIN household eh ON eh.id = r.household_id
+                    WHERE {emergency_condition("r", "eh", f"{munis}::text[]", days)}""",
+            ),
+        ]
+    if role is Role.SICK_CHILD_SERVICE:
+        services = p.add(list(viewer.sick_child_service_ids))
+        return [
+            (
+                Grant.SICK_CHILD_SERVICE,
+                f"""SELECT c.household_id FROM service_record s JOIN child c ON c.id = s.child_id
+                    WHERE s.service_id = ANY({services}::uuid[])""",
+            )
+        ]
+    return []
+
+
+def visible_households(
+    viewer: Viewer, p: Params, *, emergency_days: int, write: bool = False
+) -> str:
+    """SQL of (household_id, grant) for every dossier the viewer reaches, one row each.
+
+    With several grants on one dossier the first in `Grant` order is reported.
+    With `write`, only grants that allow writing count.
+    """
+    branches = [
+        (grant, sql)
+        for grant, sql in _branches(viewer, p, emergency_days)
+        if not write or grant in WRITE_GRANTS
+    ]
+    if not branches:
+        return "SELECT NULL::uuid AS household_id, NULL::text AS grant_name WHERE false"
+    if len(branches) == 1:
+        grant, sql = branches[0]
+        return f"SELECT DISTINCT household_id, '{grant.value}'::text AS grant_name FROM ({sql}) b"
+    order = {g: i for i, g in enumerate(Grant)}
+    union = " UNION ALL ".join(
+        f"SELECT household_id, {order[g]} AS rank, '{g.value}'::text AS grant_name FROM ({sql}) b"
+        for g, sql in branches
+    )
+    return (
+        "SELECT DISTINCT ON (household_id) household_id, grant_name "
+        f"FROM ({union}) u ORDER BY household_id, rank"
+    )
+
+
+def visible_children_condition(viewer: Viewer, p: Params, child: str, *, emergency_days: int) -> str:
+    """SQL condition on `child`: which children of a reachable dossier the viewer sees.
+
+    Providers see only the children their grant is about; sick-child services only the
+    children who used the service; every other grant covers the whole dossier.
+    """
+    role = viewer.effective_role
+    if role is Role.PROVIDER:
+        locs = p.add(list(viewer.location_ids))
+        munis = p.add(list(viewer.location_municipalities))
+        days = p.add(emergency_days)
+        return f"""(EXISTS (SELECT 1 FROM care_request r JOIN application a ON a.request_id = r.id
+                           WHERE r.child_id = {child}.id AND a.location_id = ANY({locs}::uuid[])
+                             AND a.status IN {_OPEN_APPS} AND r.status = 'OPEN')
+                 OR EXISTS (SELECT 1 FROM enrolment e WHERE e.child_id = {child}.id
+                             AND e.location_id = ANY({locs}::uuid[])
+                             AND (e.end_date IS NULL
+                                  OR e.end_date > current_date - interval '5 years'))
+                 OR EXISTS (SELECT 1 FROM care_request r JOIN household eh
+                              ON eh.id = r.household_id
+                            WHERE r.child_id = {child}.id AND
+                            {emergency_condition("r", "eh", f"{munis}::text[]", days)}))"""
+    if role is Role.SICK_CHILD_SERVICE:
+        services = p.add(list(viewer.sick_child_service_ids))
+        return f"""EXISTS (SELECT 1 FROM service_record s WHERE s.child_id = {child}.id
+                           AND s.service_id = ANY({services}::uuid[]))"""
+    return "true"
+
+
+def visible_applications_condition(viewer: Viewer, p: Params, application: str) -> str:
+    """SQL condition on `application`: providers see only their own locations' applications."""
+    if viewer.effective_role is Role.PROVIDER:
+        locs = p.add(list(viewer.location_ids))
+        return f"{application}.location_id = ANY({locs}::uuid[])"
+    return "true"

@@ -1,0 +1,111 @@
+"""Who is asking: the user behind a token, the role they act in, and their scope ids.
+
+Memberships are read from the database on every request, so revoking one takes effect
+at once. A user holding several roles chooses one per request (`X-Loket-Role`); the
+grants of one role never mix with another's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.accounts import Role
+
+
+class RoleSelectionError(Exception):
+    """The request names a role the user does not hold, or must name one."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: uuid.UUID | None = None
+    email: str | None = None
+    role: Role | None = None
+    # For an INTEGRATOR: the role it acts as (PROVIDER or LOKET).
+    acting_as: Role | None = None
+    roles: tuple[Role, ...] = ()
+    counter_ids: tuple[int, ...] = ()
+    counter_municipalities: tuple[str, ...] = ()
+    location_ids: tuple[uuid.UUID, ...] = ()
+    location_municipalities: tuple[str, ...] = ()
+    referral_organisation_ids: tuple[uuid.UUID, ...] = ()
+    sick_child_service_ids: tuple[uuid.UUID, ...] = ()
+    memberships: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def effective_role(self) -> Role | None:
+        """The role whose grants apply: an integrator's acting role, else the role."""
+        return self.acting_as if self.role is Role.INTEGRATOR else self.role
+
+
+ANONYMOUS = Viewer()
+
+_VIEWER_SQL = """
+SELECT u.id, u.email, m.role, m.counter_id, m.referral_organisation_id,
+       m.sick_child_service_id, m.provider_organisation_id,
+       ARRAY(SELECT cm.municipality_id FROM counter_municipality cm
+             WHERE cm.counter_id = m.counter_id) AS counter_munis,
+       ARRAY(SELECT l.id FROM provider_location l
+             WHERE l.id = m.provider_location_id
+                OR l.organisation_id = m.provider_organisation_id) AS locs,
+       ARRAY(SELECT DISTINCT l.municipality_id FROM provider_location l
+             WHERE l.id = m.provider_location_id
+                OR l.organisation_id = m.provider_organisation_id) AS loc_munis
+FROM app_user u
+LEFT JOIN membership m ON m.user_id = u.id AND m.revoked_at IS NULL
+WHERE u.id = $1 AND u.is_active
+"""
+
+
+async def load_viewer(conn: Any, user_id: uuid.UUID, requested_role: str | None) -> Viewer | None:
+    """One query: the active user and the memberships of the role they act in."""
+    rows = await conn.fetch(_VIEWER_SQL, user_id)
+    if not rows:
+        return None
+    held = [r for r in rows if r["role"] is not None]
+    roles = tuple(sorted({Role(r["role"]) for r in held}))
+    if requested_role:
+        try:
+            role: Role | None = Role(requested_role)
+        except ValueError:
+            raise RoleSelectionError("UNKNOWN_ROLE", "X-Loket-Role names no known role") from None
+        if role not in roles:
+            raise RoleSelectionError("ROLE_NOT_HELD", "the user does not hold the requested role")
+    elif len(roles) > 1:
+        raise RoleSelectionError(
+            "ROLE_REQUIRED", "the user holds several roles: choose one with X-Loket-Role"
+        )
+    else:
+        role = roles[0] if roles else None
+    mine = [r for r in held if r["role"] == role]
+    acting_as: Role | None = None
+    if role is Role.INTEGRATOR:
+        acting_as = Role.LOKET if any(r["counter_id"] for r in mine) else Role.PROVIDER
+    return Viewer(
+        user_id=rows[0]["id"],
+        email=rows[0]["email"],
+        role=role,
+        acting_as=acting_as,
+        roles=roles,
+        counter_ids=tuple(sorted({r["counter_id"] for r in mine if r["counter_id"]})),
+        counter_municipalities=tuple(sorted({m for r in mine for m in r["counter_munis"]})),
+        location_ids=tuple(sorted({loc for r in mine for loc in r["locs"]})),
+        location_municipalities=tuple(sorted({m for r in mine for m in r["loc_munis"]})),
+        referral_organisation_ids=tuple(
+            sorted({r["referral_organisation_id"] for r in mine if r["referral_organisation_id"]})
+        ),
+        sick_child_service_ids=tuple(
+            sorted({r["sick_child_service_id"] for r in mine if r["sick_child_service_id"]})
+        ),
+        memberships=tuple(dict(r) for r in mine),
+    )

@@ -1,0 +1,248 @@
+"""Per-request DataLoaders: one scoped SQL statement per kind of object and request.
+
+Every loader starts from the viewer's scope (`permissions.scopes`), so a nested list
+never holds a row the viewer's grant does not reach.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from strawberry.dataloader import DataLoader
+
+from loket.db import fetch
+from loket.settings import settings
+from permissions.scopes import (
+    Params,
+    visible_applications_condition,
+    visible_children_condition,
+)
+from permissions.viewer import Viewer
+from schema.households import Child, Parent
+from schema.providers import ProviderLocation
+from schema.regions import Municipality
+from schema.requests import Application, CareDay, CareRequest, DayPart, Weekday
+
+Key = tuple[uuid.UUID, str]
+
+LOCATION_COLUMNS = """l.id, l.name, o.name AS organisation_name, l.street, l.postal_code,
+    l.municipality_id, lm.name AS municipality_name, l.kind, l.capacity, l.tariff,
+    l.subsidy_step, l.min_age_months, l.max_age_months, l.opening_hours, l.last_minute_places"""
+LOCATION_JOINS = """JOIN provider_organisation o ON o.id = l.organisation_id
+    JOIN municipality lm ON lm.nis_code = l.municipality_id"""
+
+
+def location_from_row(r: Any) -> ProviderLocation:
+    return ProviderLocation(
+        id=str(r["id"]),
+        name=r["name"],
+        organisation_name=r["organisation_name"],
+        street=r["street"],
+        postal_code=r["postal_code"],
+        municipality=Municipality(nis_code=r["municipality_id"], name=r["municipality_name"]),
+        kind=r["kind"],
+        capacity=r["capacity"],
+        tariff=r["tariff"],
+        subsidy_step=r["subsidy_step"],
+        min_age_months=r["min_age_months"],
+        max_age_months=r["max_age_months"],
+        opening_hours=r["opening_hours"],
+        last_minute_places=r["last_minute_places"],
+    )
+
+
+def parent_from_row(r: Any, grant: str) -> Parent:
+    return Parent(
+        id=str(r["id"]),
+        household_id=r["household_id"],
+        grant=grant,
+        first_name=r["first_name"],
+        last_name=r["last_name"],
+        street=r["street"],
+        postal_code=r["postal_code"],
+        municipality=Municipality(nis_code=r["municipality_id"], name=r["municipality_name"]),
+        phone=r["phone"],
+        email=r["email"],
+        nationality=r["nationality"],
+        birthplace=r["birthplace"],
+        home_language=r["home_language"],
+        relation_to_child=r["relation_to_child"],
+        is_applicant=r["is_applicant"],
+        work_situation=r["work_situation"],
+        work_share_percent=r["work_share_percent"],
+        education_level=r["education_level"],
+    )
+
+
+def child_from_row(r: Any, grant: str) -> Child:
+    return Child(
+        id=str(r["id"]),
+        household_id=r["household_id"],
+        grant=grant,
+        first_name=r["first_name"],
+        last_name=r["last_name"],
+        nickname=r["nickname"],
+        birth_date=r["birth_date"],
+        expected_birth_date=r["expected_birth_date"],
+        is_born=r["birth_date"] is not None,
+    )
+
+
+def request_from_row(r: Any, grant: str) -> CareRequest:
+    pattern = r["care_pattern"] or {}
+    if isinstance(pattern, str):
+        pattern = orjson.loads(pattern)
+    return CareRequest(
+        id=str(r["id"]),
+        household_id=r["household_id"],
+        grant=grant,
+        child_id=r["child_id"],
+        location_ids=list(r["location_ids"] or []),
+        desired_start_date=r["desired_start_date"],
+        care_pattern=[
+            CareDay(
+                household_id=r["household_id"], grant=grant, day=Weekday(d), part=DayPart(p)
+            )
+            for d, p in pattern.items()
+        ],
+        note=r["note"],
+        status=r["status"],
+        submitted_at=r["submitted_at"],
+        on_emergency_list=r["on_emergency_list"],
+    )
+
+
+def application_from_row(r: Any, grant: str) -> Application:
+    return Application(
+        id=str(r["id"]),
+        household_id=r["household_id"],
+        grant=grant,
+        location=location_from_row(
+            {k.removeprefix("loc_"): r[k] for k in r.keys() if k.startswith("loc_")}
+        ),
+        preference=r["preference"],
+        status=r["status"],
+        offered_start_date=r["offered_start_date"],
+        reply_deadline=r["reply_deadline"],
+    )
+
+
+PARENT_SQL = """SELECT p.id, p.household_id, p.first_name, p.last_name, p.street, p.postal_code,
+    p.municipality_id, pm.name AS municipality_name, p.phone, p.email, p.nationality,
+    p.birthplace, p.home_language, p.relation_to_child, p.is_applicant, p.work_situation,
+    p.work_share_percent, p.education_level
+FROM parent p JOIN municipality pm ON pm.nis_code = p.municipality_id"""
+
+CHILD_SQL = """SELECT c.id, c.household_id, c.first_name, c.last_name, c.nickname,
+    c.birth_date, c.expected_birth_date FROM child c"""
+
+REQUEST_SQL = """SELECT r.id, r.household_id, r.child_id, r.desired_start_date,
+    r.care_pattern, r.note, r.status, r.submitted_at,
+    (r.status = 'OPEN' AND r.desired_start_date <= current_date + {days}::int)
+        AS on_emergency_list,
+    ARRAY(SELECT a.location_id FROM application a WHERE a.request_id = r.id
+          ORDER BY a.preference) AS location_ids
+FROM care_request r"""
+
+APPLICATION_SQL = """SELECT a.id, a.request_id, r.household_id, a.preference, a.status,
+    a.offered_start_date, a.reply_deadline,
+    l.id AS loc_id, l.name AS loc_name, o.name AS loc_organisation_name,
+    l.street AS loc_street, l.postal_code AS loc_postal_code,
+    l.municipality_id AS loc_municipality_id, lm.name AS loc_municipality_name,
+    l.kind AS loc_kind, l.capacity AS loc_capacity, l.tariff AS loc_tariff,
+    l.subsidy_step AS loc_subsidy_step, l.min_age_months AS loc_min_age_months,
+    l.max_age_months AS loc_max_age_months, l.opening_hours AS loc_opening_hours,
+    l.last_minute_places AS loc_last_minute_places
+FROM application a JOIN care_request r ON r.id = a.request_id
+JOIN provider_location l ON l.id = a.location_id
+JOIN provider_organisation o ON o.id = l.organisation_id
+JOIN municipality lm ON lm.nis_code = l.municipality_id"""
+
+
+def _group(keys: Sequence[Key], rows: list[Any], column: str, build: Any) -> list[list[Any]]:
+    grants = dict(keys)
+    grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for r in rows:
+        grouped[r[column]].append(build(r, grants[r[column]]))
+    return [grouped.get(k, []) for k, _ in keys]
+
+
+class Loaders:
+    """The DataLoaders of one request, all bound to its viewer."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+        days = settings.emergency_days
+        self.days = days
+
+        async def load_parents(keys: Sequence[Key]) -> list[list[Parent]]:
+            rows = await fetch(
+                f"{PARENT_SQL} WHERE p.household_id = ANY($1::uuid[])"
+                " ORDER BY p.is_applicant DESC, p.id",
+                [k for k, _ in keys],
+            )
+            return _group(keys, rows, "household_id", parent_from_row)
+
+        async def load_children(keys: Sequence[Key]) -> list[list[Child]]:
+            p = Params([[k for k, _ in keys]])
+            cond = visible_children_condition(viewer, p, "c", emergency_days=days)
+            rows = await fetch(
+                f"{CHILD_SQL} WHERE c.household_id = ANY($1::uuid[]) AND {cond}"
+                " ORDER BY c.created_at, c.id",
+                *p.values,
+            )
+            return _group(keys, rows, "household_id", child_from_row)
+
+        async def load_child(keys: Sequence[Key]) -> list[Child | None]:
+            p = Params([[k for k, _ in keys]])
+            cond = visible_children_condition(viewer, p, "c", emergency_days=days)
+            rows = await fetch(f"{CHILD_SQL} WHERE c.id = ANY($1::uuid[]) AND {cond}", *p.values)
+            grants = dict(keys)
+            found = {r["id"]: child_from_row(r, grants[r["id"]]) for r in rows}
+            return [found.get(k) for k, _ in keys]
+
+        async def load_requests(keys: Sequence[Key]) -> list[list[CareRequest]]:
+            p = Params([[k for k, _ in keys]])
+            cond = visible_children_condition(viewer, p, "c", emergency_days=days)
+            rows = await fetch(
+                REQUEST_SQL.format(days=p.add(days))
+                + f" JOIN child c ON c.id = r.child_id"
+                f" WHERE r.household_id = ANY($1::uuid[]) AND {cond}"
+                " ORDER BY r.submitted_at, r.id",
+                *p.values,
+            )
+            return _group(keys, rows, "household_id", request_from_row)
+
+        async def load_applications(keys: Sequence[tuple[str, str]]) -> list[list[Application]]:
+            p = Params([[uuid.UUID(k) for k, _ in keys]])
+            cond = visible_applications_condition(viewer, p, "a")
+            rows = await fetch(
+                f"{APPLICATION_SQL} WHERE a.request_id = ANY($1::uuid[]) AND {cond}"
+                " ORDER BY a.preference",
+                *p.values,
+            )
+            grants = {uuid.UUID(k): g for k, g in keys}
+            grouped: dict[uuid.UUID, list[Application]] = defaultdict(list)
+            for r in rows:
+                grouped[r["request_id"]].append(application_from_row(r, grants[r["request_id"]]))
+            return [grouped.get(uuid.UUID(k), []) for k, _ in keys]
+
+        async def load_locations(keys: Sequence[uuid.UUID]) -> list[ProviderLocation | None]:
+            rows = await fetch(
+                f"SELECT {LOCATION_COLUMNS} FROM provider_location l {LOCATION_JOINS}"
+                " WHERE l.id = ANY($1::uuid[])",
+                list(keys),
+            )
+            found = {r["id"]: location_from_row(r) for r in rows}
+            return [found.get(k) for k in keys]
+
+        self.parents = DataLoader(load_fn=load_parents)
+        self.children = DataLoader(load_fn=load_children)
+        self.child = DataLoader(load_fn=load_child)
+        self.requests = DataLoader(load_fn=load_requests)
+        self.applications = DataLoader(load_fn=load_applications)
+        self.locations = DataLoader(load_fn=load_locations)

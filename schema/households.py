@@ -1,0 +1,194 @@
+"""Dossiers: households, their parents and children.
+
+Objects of these types exist only for dossiers inside the viewer's grants (see
+`permissions.scopes`); each carries the dossier id and the grant it was reached by,
+which the access log records.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from models.households import EducationLevel as EducationLevelModel
+from models.households import FamilySituation as FamilySituationModel
+from models.households import RelationToChild as RelationToChildModel
+from models.households import WorkSituation as WorkSituationModel
+from permissions.policy import Ability
+from schema.common import UserError
+from schema.directives import guarded, input_field, public, rrn_input_field
+from schema.regions import Municipality
+
+from loket.context import Info
+
+if TYPE_CHECKING:
+    from schema.requests import CareRequest
+
+WorkSituation = strawberry.enum(
+    WorkSituationModel, name="WorkSituation", description="What a parent does (priority rules)."
+)
+EducationLevel = strawberry.enum(
+    EducationLevelModel, name="EducationLevel", description="Highest education level."
+)
+FamilySituation = strawberry.enum(
+    FamilySituationModel, name="FamilySituation", description="One- or two-parent family."
+)
+RelationToChild = strawberry.enum(
+    RelationToChildModel, name="RelationToChild", description="Parent, foster parent or other."
+)
+
+_ID = "opaque identifier, reveals nothing; the object itself is already scoped"
+
+
+@strawberry.type(description="A parent (applicant or partner) of a dossier.")
+class Parent:
+    id: strawberry.ID = public("Opaque identifier.", reason=_ID)
+    household_id: strawberry.Private[uuid.UUID]
+    grant: strawberry.Private[str]
+    first_name: str | None = guarded(Ability.PARENT_NAME, "First name.")
+    last_name: str | None = guarded(Ability.PARENT_NAME, "Family name.")
+    street: str | None = guarded(Ability.PARENT_ADDRESS, "Street and number.")
+    postal_code: str | None = guarded(Ability.PARENT_ADDRESS, "Postal code.")
+    municipality: Municipality | None = guarded(Ability.PARENT_ADDRESS, "Municipality.")
+    phone: str | None = guarded(Ability.PARENT_CONTACT, "Phone number.")
+    email: str | None = guarded(Ability.PARENT_CONTACT, "Email address.")
+    nationality: str | None = guarded(Ability.PARENT_PROFILE, "Nationality (ISO 3166 alpha-2).")
+    birthplace: str | None = guarded(Ability.PARENT_PROFILE, "Place of birth.")
+    home_language: str | None = guarded(Ability.PARENT_PROFILE, "Home language (ISO 639-1).")
+    relation_to_child: RelationToChild | None = guarded(
+        Ability.PARENT_PROFILE, "Relation to the children of the dossier."
+    )
+    is_applicant: bool | None = guarded(
+        Ability.PARENT_PROFILE, "Whether this parent is the applicant (else the partner)."
+    )
+    work_situation: WorkSituation | None = guarded(Ability.PARENT_SITUATION, "Work situation.")
+    work_share_percent: int | None = guarded(
+        Ability.PARENT_SITUATION, "Share of a full-time job, when working."
+    )
+    education_level: EducationLevel | None = guarded(
+        Ability.PARENT_SITUATION, "Education level."
+    )
+
+
+@strawberry.type(description="A child of a dossier, possibly not born yet.")
+class Child:
+    id: strawberry.ID = public("Opaque identifier.", reason=_ID)
+    household_id: strawberry.Private[uuid.UUID]
+    grant: strawberry.Private[str]
+    first_name: str | None = guarded(Ability.CHILD_NAME, "First name.")
+    last_name: str | None = guarded(Ability.CHILD_NAME, "Family name.")
+    nickname: str | None = guarded(Ability.CHILD_DETAILS, "Name the child is called by (roepnaam).")
+    birth_date: datetime.date | None = guarded(Ability.CHILD_DETAILS, "Birth date, once born.")
+    expected_birth_date: datetime.date | None = guarded(
+        Ability.CHILD_DETAILS, "Expected birth date, for an unborn child."
+    )
+    is_born: bool | None = guarded(Ability.CHILD_DETAILS, "Whether the child is born.")
+
+
+@strawberry.type(description="A dossier: a household with its parents, children and requests.")
+class Household:
+    id: strawberry.ID = public("Opaque identifier.", reason=_ID)
+    household_id: strawberry.Private[uuid.UUID]
+    grant: strawberry.Private[str]
+    family_situation: FamilySituation | None = guarded(
+        Ability.PARENT_SITUATION, "One- or two-parent family."
+    )
+    income_below_threshold: bool | None = guarded(
+        Ability.PARENT_SITUATION, "Joint taxable income below the legal threshold."
+    )
+    residence: Municipality | None = guarded(
+        Ability.PARENT_ADDRESS, "Municipality where the household lives."
+    )
+
+    @public(
+        "The grant under which the viewer reaches this dossier.",
+        reason="describes the viewer's own access, not the dossier's data",
+    )
+    def viewer_grant(self) -> str:
+        return self.grant
+
+    @guarded(Ability.HOUSEHOLD_PARENTS, "Applicant and partner.")
+    async def parents(self, info: Info) -> list[Parent] | None:
+        return await info.context.loaders.parents.load((self.household_id, self.grant))
+
+    @guarded(Ability.HOUSEHOLD_CHILDREN, "Children of the dossier (scoped to the grant).")
+    async def children(self, info: Info) -> list[Child] | None:
+        return await info.context.loaders.children.load((self.household_id, self.grant))
+
+    @guarded(Ability.HOUSEHOLD_REQUESTS, "Care requests of the dossier (scoped to the grant).")
+    async def requests(
+        self, info: Info
+    ) -> list[Annotated[CareRequest, strawberry.lazy("schema.requests")]] | None:
+        return await info.context.loaders.requests.load((self.household_id, self.grant))
+
+
+@strawberry.input(description="A parent's data, as entered by the parent.")
+class ParentInput:
+    first_name: str = input_field("First name.", Ability.PARENT_NAME)
+    last_name: str = input_field("Family name.", Ability.PARENT_NAME)
+    nationality: str = input_field("Nationality (ISO 3166 alpha-2).", Ability.PARENT_PROFILE)
+    rrn: str | None = rrn_input_field(
+        "National register number (Belgians): checked for one account per parent, kept only "
+        "as a keyed hash, never shown.",
+        default=None,
+    )
+    birthplace: str = input_field("Place of birth.", Ability.PARENT_PROFILE, default="")
+    home_language: str = input_field("Home language (ISO 639-1).", Ability.PARENT_PROFILE)
+    street: str = input_field("Street and number.", Ability.PARENT_ADDRESS)
+    postal_code: str = input_field("Belgian postal code.", Ability.PARENT_ADDRESS)
+    municipality_nis_code: str = input_field(
+        "NIS code of the municipality of residence.", Ability.PARENT_ADDRESS
+    )
+    phone: str = input_field("Phone number.", Ability.PARENT_CONTACT)
+    email: str = input_field("Email address.", Ability.PARENT_CONTACT)
+    work_situation: WorkSituation = input_field("Work situation.", Ability.PARENT_SITUATION)
+    work_share_percent: int | None = input_field(
+        "Share of a full-time job (1-100), when working.", Ability.PARENT_SITUATION, default=None
+    )
+    education_level: EducationLevel = input_field("Education level.", Ability.PARENT_SITUATION)
+    relation_to_child: RelationToChild = input_field(
+        "Relation to the child.", Ability.PARENT_PROFILE
+    )
+
+
+@strawberry.input(description="A child, born (birth date and RRN) or unborn (expected date).")
+class ChildInput:
+    first_name: str = input_field("First name.", Ability.CHILD_NAME)
+    last_name: str = input_field("Family name.", Ability.CHILD_NAME)
+    nickname: str = input_field("Roepnaam.", Ability.CHILD_DETAILS, default="")
+    birth_date: datetime.date | None = input_field(
+        "Birth date, for a born child.", Ability.CHILD_DETAILS, default=None
+    )
+    expected_birth_date: datetime.date | None = input_field(
+        "Expected birth date, for an unborn child.", Ability.CHILD_DETAILS, default=None
+    )
+    rrn: str | None = rrn_input_field(
+        "National register number of a born child: only for the one-open-request check.",
+        default=None,
+    )
+
+
+@strawberry.input(description="Register the signed-in parent's household with a first child.")
+class RegisterHouseholdInput:
+    applicant: ParentInput = input_field("The applicant (the signed-in parent).")
+    family_situation: FamilySituation = input_field(
+        "One- or two-parent family.", Ability.PARENT_SITUATION
+    )
+    income_below_threshold: bool | None = input_field(
+        "Joint taxable income below the threshold.", Ability.PARENT_SITUATION, default=None
+    )
+    child: ChildInput = input_field("The first child.")
+
+
+@strawberry.type(description="Result of registerHousehold.")
+class RegisterHouseholdPayload:
+    household: Household | None = public(
+        "The new dossier, null when there are errors.",
+        reason="payload structure; the dossier's fields carry their own policy",
+    )
+    errors: list[UserError] = public(
+        "What is wrong with the input; empty on success.", reason="the caller's own input"
+    )
