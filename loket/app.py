@@ -24,7 +24,7 @@ from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
 from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
 from resolvers.loaders import Loaders
-from schema import LoketSchema, schema as default_schema
+from schema.root import LoketSchema, schema as default_schema
 
 log = logging.getLogger("loket.app")
 

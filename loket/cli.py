@@ -62,7 +62,7 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from schema import printed_sdl
+    from schema.root import printed_sdl
 
     sys.stdout.write(printed_sdl())
     return 0

@@ -1,0 +1,147 @@
+"""Test fixtures: a real PostgreSQL per xdist worker, migrated with the committed
+migrations, the real ASGI app, and one HTTP client per actor with a real JWT."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from tortoise import Tortoise, connections
+
+from loket.auth import mint_token
+from loket.db import embedded_server_uri, migrate, to_asyncpg_dsn, tortoise_config
+from loket.settings import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _server_url() -> str:
+    """TEST_DATABASE_URL when given, else a bundled PostgreSQL in .loket/test-pgdata."""
+    if settings.test_database_url:
+        return settings.test_database_url
+    return embedded_server_uri(settings.data_dir / "test-pgdata", "postgres")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(to_asyncpg_dsn(url))
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return _with_database(_server_url(), f"loket_test_{worker}")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[str]:
+    """A fresh database, migrated once per session; Tortoise open on it."""
+    server = to_asyncpg_dsn(_server_url())
+    name = urlsplit(database_url).path.lstrip("/")
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    await migrate(database_url)
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    yield database_url
+    await Tortoise.close_connections()
+
+
+TABLES = (
+    "access_log, service_record, enrolment, application, care_request, mandate, child, parent, "
+    "household, membership, app_user, sick_child_service, referral_organisation, "
+    "provider_location, provider_organisation, counter_municipality, counter, municipality, "
+    "region"
+)
+
+
+@pytest_asyncio.fixture
+async def db(database: str) -> AsyncIterator[str]:
+    """An empty database for one test."""
+    async with connections.get("default").acquire_connection() as conn:
+        await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    yield database
+
+
+@pytest.fixture(scope="session")
+def app(database: str) -> Any:
+    from loket.app import create_app
+
+    return create_app(database_url=database, manage_db=False)
+
+
+class Actor:
+    """An HTTP client acting as one user (or anonymous), through the real ASGI app."""
+
+    def __init__(self, app: Any, user_id: str | None, role: str | None = None) -> None:
+        headers = {}
+        if user_id is not None:
+            headers["Authorization"] = f"Bearer {mint_token(user_id)}"
+        if role is not None:
+            headers["X-Loket-Role"] = role
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+        )
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest_asyncio.fixture
+async def actor(app: Any, db: str) -> AsyncIterator[Callable[..., Actor]]:
+    """Factory: `actor(user)` gives a client with that user's real JWT; `actor(None)` anonymous."""
+    made: list[Actor] = []
+
+    def make(user: Any, role: str | None = None) -> Actor:
+        a = Actor(app, None if user is None else str(user.id), role)
+        made.append(a)
+        return a
+
+    yield make
+    for a in made:
+        await a.http.aclose()
+
+
+class StatementCounter:
+    """Counts SQL statements sent to PostgreSQL (pool reset statements excluded)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(monkeypatch: pytest.MonkeyPatch) -> StatementCounter:
+    counter = StatementCounter()
+    original_execute = asyncpg.connection.Connection._execute
+    original_plain = asyncpg.connection.Connection.execute
+
+    async def _execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        counter.statements.append(query)
+        return await original_execute(self, query, *args, **kwargs)
+
+    async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args and "RESET ALL" not in query:
+            counter.statements.append(query)
+        return await original_plain(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "_execute", _execute)
+    monkeypatch.setattr(asyncpg.connection.Connection, "execute", execute)
+    return counter

@@ -1,0 +1,158 @@
+"""Small factory functions for test data (through the models, RRNs through permissions.rrn)."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from typing import Any
+
+from models.accounts import Membership, ReferralOrganisation, Role, SickChildService, User
+from models.households import Child, Household, Mandate, Parent
+from models.providers import ProviderLocation, ProviderOrganisation
+from models.regions import Counter, Municipality
+from models.requests import Application, CareRequest, Enrolment
+from models.services import ServiceRecord
+from permissions.rrn import Rrn
+from resolvers import uniqueness
+
+_seq = itertools.count(1)
+TODAY = datetime.date.today()
+
+
+def days(n: int) -> datetime.date:
+    return TODAY + datetime.timedelta(days=n)
+
+
+def make_rrn(birth: datetime.date, serial: int = 1) -> str:
+    """A valid national register number for a birth date (checksum rule of NOTES.md)."""
+    base = f"{birth:%y%m%d}{serial:03d}"
+    number = int(("2" if birth.year >= 2000 else "") + base)
+    return f"{base}{97 - number % 97:02d}"
+
+
+async def municipality(nis: str, name: str) -> Municipality:
+    return await Municipality.create(nis_code=nis, name=name)
+
+
+async def counter(name: str, *munis: Municipality) -> Counter:
+    c = await Counter.create(name=name)
+    await c.municipalities.add(*munis)
+    return c
+
+
+async def location(muni: Municipality, name: str | None = None, **kw: Any) -> ProviderLocation:
+    org = kw.pop("organisation", None) or await ProviderOrganisation.create(
+        name=f"Organisation {next(_seq)}"
+    )
+    return await ProviderLocation.create(
+        organisation=org,
+        name=name or f"Location {next(_seq)}",
+        street="Kerkstraat 1",
+        postal_code="3000",
+        municipality=muni,
+        kind=kw.pop("kind", "GROUP"),
+        capacity=kw.pop("capacity", 18),
+        tariff=kw.pop("tariff", "INCOME_RELATED"),
+        subsidy_step=kw.pop("subsidy_step", 2),
+        **kw,
+    )
+
+
+async def user(role: Role | None, email: str | None = None, **scope: Any) -> User:
+    u = await User.create(
+        email=email or f"user{next(_seq)}@example.test", display_name="Test user"
+    )
+    if role is not None:
+        await Membership.create(user=u, role=role, **scope)
+    return u
+
+
+async def referral_organisation(name: str = "OCMW") -> ReferralOrganisation:
+    return await ReferralOrganisation.create(name=name)
+
+
+async def sick_child_service(name: str = "Thuisopvang") -> SickChildService:
+    return await SickChildService.create(name=name)
+
+
+PARENT_DEFAULTS: dict[str, Any] = {
+    "nationality": "BE",
+    "birthplace": "Leuven",
+    "home_language": "nl",
+    "street": "Naamsestraat 10",
+    "postal_code": "3000",
+    "phone": "+32470123456",
+    "work_situation": "WORKING",
+    "work_share_percent": 80,
+    "education_level": "HIGHER",
+    "relation_to_child": "PARENT",
+}
+
+
+async def household(
+    muni: Municipality, parent_user: User | None = None, *, rrn: str | None = None, **kw: Any
+) -> tuple[Household, Parent]:
+    h = await Household.create(
+        municipality=muni,
+        family_situation=kw.pop("family_situation", "TWO_PARENTS"),
+        income_below_threshold=kw.pop("income_below_threshold", True),
+    )
+    n = next(_seq)
+    p = await Parent.create(
+        household=h,
+        user=parent_user,
+        first_name=kw.pop("first_name", f"Ouder{n}"),
+        last_name=kw.pop("last_name", f"Familie{n}"),
+        email=kw.pop("email", f"ouder{n}@example.test"),
+        municipality=muni,
+        **{**PARENT_DEFAULTS, **kw},
+    )
+    if rrn is not None:
+        await uniqueness.store_parent_rrn(p.id, Rrn.parse(rrn))
+    return h, p
+
+
+async def child(
+    h: Household, *, born: datetime.date | None = None, expected: datetime.date | None = None,
+    rrn: str | None = None, first_name: str | None = None,
+) -> Child:
+    n = next(_seq)
+    c = await Child.create(
+        household=h,
+        first_name=first_name or f"Kind{n}",
+        nickname=f"K{n}",
+        last_name=f"Familie{n}",
+        birth_date=born,
+        expected_birth_date=expected if born is None else None,
+    )
+    if rrn is not None:
+        await uniqueness.store_child_rrn(c.id, Rrn.parse(rrn))
+    return c
+
+
+async def care_request(
+    c: Child, *locations: ProviderLocation, start: datetime.date | None = None,
+    status: str = "OPEN", application_status: str = "PENDING",
+) -> CareRequest:
+    r = await CareRequest.create(
+        household_id=c.household_id,  # type: ignore[attr-defined]
+        child=c,
+        desired_start_date=start or days(120),
+        care_pattern={"MON": "FULL", "TUE": "MORNING"},
+        status=status,
+    )
+    for i, loc in enumerate(locations, start=1):
+        await Application.create(request=r, location=loc, preference=i, status=application_status)
+    return r
+
+
+async def enrolment(c: Child, loc: ProviderLocation, **kw: Any) -> Enrolment:
+    return await Enrolment.create(child=c, location=loc, start_date=kw.pop("start", days(-30)), **kw)
+
+
+async def mandate(h: Household, granted_by: Parent, org: ReferralOrganisation, **kw: Any) -> Mandate:
+    return await Mandate.create(household=h, granted_by=granted_by, referral_organisation=org, **kw)
+
+
+async def service_record(service: SickChildService, c: Child) -> ServiceRecord:
+    return await ServiceRecord.create(service=service, child=c, service_date=days(-10))
