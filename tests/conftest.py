@@ -65,11 +65,15 @@ TABLES = (
 )
 
 
+async def truncate() -> None:
+    async with connections.get("default").acquire_connection() as conn:
+        await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+
+
 @pytest_asyncio.fixture
 async def db(database: str) -> AsyncIterator[str]:
     """An empty database for one test."""
-    async with connections.get("default").acquire_connection() as conn:
-        await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    await truncate()
     yield database
 
 
@@ -100,6 +104,21 @@ class Actor:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+
+@pytest_asyncio.fixture(scope="module")
+async def actors(app: Any) -> AsyncIterator[Callable[..., Actor]]:
+    """Like `actor`, for module-scoped data (the module builds its data once)."""
+    made: list[Actor] = []
+
+    def make(user: Any, role: str | None = None) -> Actor:
+        a = Actor(app, None if user is None else str(user.id), role)
+        made.append(a)
+        return a
+
+    yield make
+    for a in made:
+        await a.http.aclose()
 
 
 @pytest_asyncio.fixture
