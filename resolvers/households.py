@@ -89,7 +89,7 @@ async def dossiers(
     info: Info,
     first: Annotated[int, arg("Page size (1-100).", reason="pagination")] = 20,
     after: Annotated[str | None, arg("Cursor to continue after.", reason="pagination")] = None,
-) -> Connection[Household]:
+) -> Connection[Household] | None:
     """The dossiers the viewer's grants reach, in a stable order, one page at a time."""
     size = max(1, min(first, MAX_PAGE))
     p = Params()

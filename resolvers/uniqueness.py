@@ -97,7 +97,7 @@ async def has_open_request(
     child_rrn: Annotated[
         str, rrn_argument("National register number of the child (never stored by this call).")
     ],
-) -> bool:
+) -> bool | None:
     """Whether an open care request already exists for this child anywhere on the platform.
     Says nothing about who filed it."""
     try:
