@@ -24,7 +24,8 @@ from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
 from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
 from resolvers.loaders import Loaders
-from schema.root import LoketSchema, schema as default_schema
+from schema.root import LoketSchema
+from schema.root import schema as default_schema
 
 log = logging.getLogger("loket.app")
 
@@ -116,7 +117,7 @@ async def readyz(request: Request) -> Response:
     try:
         async with connections.get("default").acquire_connection() as conn:
             await conn.fetchval("SELECT 1")
-    except Exception as e:  # noqa: BLE001 - any failure means not ready
+    except Exception as e:
         log.warning("database not reachable: %s", type(e).__name__)
         return PlainTextResponse("database unavailable", status_code=503)
     return PlainTextResponse("ready")

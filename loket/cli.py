@@ -46,6 +46,7 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
         await ensure_database(url)
         config = tortoise_config(url)
         ctx = await Tortoise.init(config=config, init_connections=False)
+        assert ctx.apps is not None
         autodetector = MigrationAutodetector(ctx.apps, config["apps"])
         writers = await autodetector.changes()
         if not writers:
@@ -147,16 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="load the demo data set first")
     serve.set_defaults(func=cmd_serve)
 
-    sub.add_parser("migrate", help="apply the committed migrations").set_defaults(
-        func=cmd_migrate
-    )
+    sub.add_parser("migrate", help="apply the committed migrations").set_defaults(func=cmd_migrate)
     mk = sub.add_parser("makemigrations", help="write a migration for model changes")
     mk.add_argument("--name", default=None)
     mk.set_defaults(func=cmd_makemigrations)
     sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(func=cmd_schema)
-    sub.add_parser("demo", help="load the demo data set (idempotent)").set_defaults(
-        func=cmd_demo
-    )
+    sub.add_parser("demo", help="load the demo data set (idempotent)").set_defaults(func=cmd_demo)
     sub.add_parser("users", help="list users with their roles").set_defaults(func=cmd_users)
     tok = sub.add_parser("dev-token", help="mint a development JWT for an existing user")
     tok.add_argument("email")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 # The development signing key is public on purpose: tokens signed with it are only
 # accepted while LOKET_JWT_SECRET is left unset, and `loket dev-token` refuses otherwise.
-DEV_JWT_SECRET = "loket-development-signing-key-not-for-production-use-0123456789"
+DEV_JWT_SECRET = "loket-development-signing-key-not-for-production-use-0123456789"  # noqa: S105
 DEV_RRN_KEY = "loket-development-rrn-hmac-key-not-for-production-use"
 
 

@@ -1,22 +1,30 @@
 """The access log: every non-parent read of personal data, one row per dossier per request."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import User
+    from models.households import Household
 
 
 class AccessLogEntry(Model):
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
-    viewer = fields.ForeignKeyField(
+    viewer: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="access_log_entries", null=True, on_delete=fields.SET_NULL
     )
     role = fields.CharField(max_length=24)
     grant_name = fields.CharField(max_length=32)
-    household = fields.ForeignKeyField(
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "models.Household", related_name="access_log_entries", on_delete=fields.CASCADE
     )
     # Qualified GraphQL field names, e.g. "Parent.phone".
-    fields_read = fields.JSONField()
+    fields_read: Any = fields.JSONField()
     operation_name = fields.CharField(max_length=200, null=True)
     request_id = fields.CharField(max_length=36)
 

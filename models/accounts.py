@@ -1,9 +1,16 @@
 """User accounts, their role memberships, referral organisations and sick-child services."""
 
+from __future__ import annotations
+
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.providers import ProviderLocation, ProviderOrganisation
+    from models.regions import Counter
 
 
 class Role(StrEnum):
@@ -63,25 +70,35 @@ class Membership(Model):
         "models.User", related_name="memberships", on_delete=fields.CASCADE
     )
     role = fields.CharEnumField(Role, max_length=24)
-    counter = fields.ForeignKeyField(
+    counter: fields.ForeignKeyNullableRelation[Counter] = fields.ForeignKeyField(
         "models.Counter", related_name="memberships", null=True, on_delete=fields.CASCADE
     )
-    provider_organisation = fields.ForeignKeyField(
-        "models.ProviderOrganisation",
-        related_name="memberships",
-        null=True,
-        on_delete=fields.CASCADE,
+    provider_organisation: fields.ForeignKeyNullableRelation[ProviderOrganisation] = (
+        fields.ForeignKeyField(
+            "models.ProviderOrganisation",
+            related_name="memberships",
+            null=True,
+            on_delete=fields.CASCADE,
+        )
     )
-    provider_location = fields.ForeignKeyField(
+    provider_location: fields.ForeignKeyNullableRelation[ProviderLocation] = fields.ForeignKeyField(
         "models.ProviderLocation", related_name="memberships", null=True, on_delete=fields.CASCADE
     )
-    referral_organisation = fields.ForeignKeyField(
-        "models.ReferralOrganisation", related_name="memberships", null=True,
-        on_delete=fields.CASCADE,
+    referral_organisation: fields.ForeignKeyNullableRelation[ReferralOrganisation] = (
+        fields.ForeignKeyField(
+            "models.ReferralOrganisation",
+            related_name="memberships",
+            null=True,
+            on_delete=fields.CASCADE,
+        )
     )
-    sick_child_service = fields.ForeignKeyField(
-        "models.SickChildService", related_name="memberships", null=True,
-        on_delete=fields.CASCADE,
+    sick_child_service: fields.ForeignKeyNullableRelation[SickChildService] = (
+        fields.ForeignKeyField(
+            "models.SickChildService",
+            related_name="memberships",
+            null=True,
+            on_delete=fields.CASCADE,
+        )
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)

@@ -5,10 +5,17 @@ RRNs are never stored: only `rrn_hash` (HMAC-SHA256 under the key named by
 check in `resolvers.uniqueness` compares.
 """
 
+from __future__ import annotations
+
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import ReferralOrganisation, User
+    from models.regions import Municipality
 
 
 class WorkSituation(StrEnum):
@@ -41,7 +48,7 @@ class Household(Model):
 
     id = fields.UUIDField(primary_key=True)
     # Residence municipality: drives the counter-region and emergency-list grants.
-    municipality = fields.ForeignKeyField(
+    municipality: fields.ForeignKeyRelation[Municipality] = fields.ForeignKeyField(
         "models.Municipality", related_name="households", on_delete=fields.RESTRICT
     )
     family_situation = fields.CharEnumField(FamilySituation, max_length=16)
@@ -59,7 +66,7 @@ class Parent(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "models.Household", related_name="parents", on_delete=fields.CASCADE
     )
-    user = fields.ForeignKeyField(
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="parents", null=True, on_delete=fields.SET_NULL
     )
     is_applicant = fields.BooleanField(default=True)
@@ -70,7 +77,7 @@ class Parent(Model):
     home_language = fields.CharField(max_length=8)
     street = fields.CharField(max_length=200)
     postal_code = fields.CharField(max_length=4)
-    municipality = fields.ForeignKeyField(
+    municipality: fields.ForeignKeyRelation[Municipality] = fields.ForeignKeyField(
         "models.Municipality", related_name="parents", on_delete=fields.RESTRICT
     )
     phone = fields.CharField(max_length=32)
@@ -113,10 +120,10 @@ class Mandate(Model):
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "models.Household", related_name="mandates", on_delete=fields.CASCADE
     )
-    referral_organisation = fields.ForeignKeyField(
+    referral_organisation: fields.ForeignKeyRelation[ReferralOrganisation] = fields.ForeignKeyField(
         "models.ReferralOrganisation", related_name="mandates", on_delete=fields.RESTRICT
     )
-    granted_by = fields.ForeignKeyField(
+    granted_by: fields.ForeignKeyRelation[Parent] = fields.ForeignKeyField(
         "models.Parent", related_name="mandates_granted", on_delete=fields.CASCADE
     )
     granted_at = fields.DatetimeField(auto_now_add=True)

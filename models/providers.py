@@ -1,9 +1,15 @@
 """Childcare provider organisations (opvanginitiatieven) and their locations."""
 
+from __future__ import annotations
+
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.regions import Municipality
 
 
 class LocationKind(StrEnum):
@@ -33,7 +39,7 @@ class ProviderLocation(Model):
     name = fields.CharField(max_length=200)
     street = fields.CharField(max_length=200)
     postal_code = fields.CharField(max_length=4)
-    municipality = fields.ForeignKeyField(
+    municipality: fields.ForeignKeyRelation[Municipality] = fields.ForeignKeyField(
         "models.Municipality", related_name="locations", on_delete=fields.RESTRICT
     )
     kind = fields.CharEnumField(LocationKind, max_length=16)

@@ -1,5 +1,7 @@
 """Municipalities (by NIS code), regions and the counters (lokalen loketten) that serve them."""
 
+from __future__ import annotations
+
 from tortoise import fields
 from tortoise.models import Model
 

@@ -1,9 +1,17 @@
 """Care requests, their per-location applications, and enrolments."""
 
+from __future__ import annotations
+
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import User
+    from models.households import Child, Household, Mandate
+    from models.providers import ProviderLocation
 
 
 class RequestStatus(StrEnum):
@@ -34,22 +42,22 @@ class CareRequest(Model):
     """A request for childcare for one child; at most one OPEN per child (partial index)."""
 
     id = fields.UUIDField(primary_key=True)
-    household: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
         "models.Household", related_name="requests", on_delete=fields.CASCADE
     )
-    child = fields.ForeignKeyField(
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
         "models.Child", related_name="requests", on_delete=fields.CASCADE
     )
     desired_start_date = fields.DateField()
     # {"MON": "FULL", "TUE": "AM", ...}: days of the week with full or half days.
-    care_pattern = fields.JSONField(default=dict)
+    care_pattern: Any = fields.JSONField(default=dict)
     note = fields.TextField(default="")
     status = fields.CharEnumField(RequestStatus, max_length=16, default=RequestStatus.OPEN)
     submitted_at = fields.DatetimeField(auto_now_add=True)
-    filed_by = fields.ForeignKeyField(
+    filed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="filed_requests", null=True, on_delete=fields.SET_NULL
     )
-    filed_via_mandate = fields.ForeignKeyField(
+    filed_via_mandate: fields.ForeignKeyNullableRelation[Mandate] = fields.ForeignKeyField(
         "models.Mandate", related_name="filed_requests", null=True, on_delete=fields.SET_NULL
     )
     emergency_since = fields.DateField(null=True)
@@ -66,7 +74,7 @@ class Application(Model):
     request: fields.ForeignKeyRelation[CareRequest] = fields.ForeignKeyField(
         "models.CareRequest", related_name="applications", on_delete=fields.CASCADE
     )
-    location = fields.ForeignKeyField(
+    location: fields.ForeignKeyRelation[ProviderLocation] = fields.ForeignKeyField(
         "models.ProviderLocation", related_name="applications", on_delete=fields.RESTRICT
     )
     preference = fields.SmallIntField()
@@ -87,13 +95,13 @@ class Enrolment(Model):
     """A child holding a place at a location; `end_date` starts the retention clock."""
 
     id = fields.UUIDField(primary_key=True)
-    child = fields.ForeignKeyField(
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
         "models.Child", related_name="enrolments", on_delete=fields.CASCADE
     )
-    location = fields.ForeignKeyField(
+    location: fields.ForeignKeyRelation[ProviderLocation] = fields.ForeignKeyField(
         "models.ProviderLocation", related_name="enrolments", on_delete=fields.RESTRICT
     )
-    request = fields.ForeignKeyField(
+    request: fields.ForeignKeyNullableRelation[CareRequest] = fields.ForeignKeyField(
         "models.CareRequest", related_name="enrolments", null=True, on_delete=fields.SET_NULL
     )
     start_date = fields.DateField()

@@ -110,9 +110,7 @@ ALL_DOSSIER_GRANTS = tuple(Grant)
 POLICY: dict[Ability, Rule] = {
     Ability.PARENT_NAME: _read("parent's name", *ALL_DOSSIER_GRANTS),
     Ability.PARENT_ADDRESS: _read("parent's address", *ALL_DOSSIER_GRANTS),
-    Ability.PARENT_CONTACT: _read(
-        "parent's phone and email", *_HANDLERS, Grant.COUNTER_REGION
-    ),
+    Ability.PARENT_CONTACT: _read("parent's phone and email", *_HANDLERS, Grant.COUNTER_REGION),
     Ability.PARENT_PROFILE: _read(
         "nationality, birthplace, home language, relation to the child", *_HANDLERS
     ),

@@ -12,7 +12,7 @@ from typing import Any
 
 from models.accounts import Role
 from models.requests import OPEN_APPLICATION_STATUSES
-from permissions.policy import Grant, WRITE_GRANTS
+from permissions.policy import WRITE_GRANTS, Grant
 from permissions.viewer import Viewer
 
 _OPEN_APPS = "(" + ",".join(f"'{s.value}'" for s in OPEN_APPLICATION_STATUSES) + ")"
@@ -149,7 +149,9 @@ def visible_households(
     )
 
 
-def visible_children_condition(viewer: Viewer, p: Params, child: str, *, emergency_days: int) -> str:
+def visible_children_condition(
+    viewer: Viewer, p: Params, child: str, *, emergency_days: int
+) -> str:
     """SQL condition on `child`: which children of a reachable dossier the viewer sees.
 
     Providers see only the children their grant is about; sick-child services only the

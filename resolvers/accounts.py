@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import strawberry
+
 from loket.context import Info
 from schema.accounts import Viewer
 
@@ -12,5 +14,9 @@ def me(info: Info) -> Viewer | None:
     if v.user_id is None or v.email is None:
         return None
     return Viewer(
-        id=str(v.user_id), email=v.email, role=v.role, acting_as=v.acting_as, roles=list(v.roles)
+        id=strawberry.ID(str(v.user_id)),
+        email=v.email,
+        role=v.role,
+        acting_as=v.acting_as,
+        roles=list(v.roles),
     )

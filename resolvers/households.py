@@ -41,7 +41,7 @@ JOIN municipality m ON m.nis_code = h.municipality_id"""
 
 def household_from_row(r: Any) -> Household:
     return Household(
-        id=str(r["id"]),
+        id=strawberry.ID(str(r["id"])),
         household_id=r["id"],
         grant=r["grant_name"],
         family_situation=r["family_situation"],
@@ -154,7 +154,9 @@ def _validate_child(
         if data.rrn is None:
             errors.add([*path, "rrn"], "REQUIRED", "A born child needs a national register number.")
     elif data.rrn is not None:
-        errors.add([*path, "rrn"], "NOT_ALLOWED", "An unborn child has no national register number.")
+        errors.add(
+            [*path, "rrn"], "NOT_ALLOWED", "An unborn child has no national register number."
+        )
     if data.rrn is not None and data.birth_date is not None:
         try:
             rrn = Rrn.parse(data.rrn)
@@ -185,7 +187,9 @@ async def register_household(
             parent_rrn = Rrn.parse(input.applicant.rrn)
         except InvalidRrn:
             errors.add(
-                ["input", "applicant", "rrn"], "INVALID_RRN", "Not a valid national register number."
+                ["input", "applicant", "rrn"],
+                "INVALID_RRN",
+                "Not a valid national register number.",
             )
     if not errors:
         known = await fetch(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import strawberry
 from strawberry.dataloader import DataLoader
 
 from loket.db import fetch
@@ -38,7 +39,7 @@ LOCATION_JOINS = """JOIN provider_organisation o ON o.id = l.organisation_id
 
 def location_from_row(r: Any) -> ProviderLocation:
     return ProviderLocation(
-        id=str(r["id"]),
+        id=strawberry.ID(str(r["id"])),
         name=r["name"],
         organisation_name=r["organisation_name"],
         street=r["street"],
@@ -57,7 +58,7 @@ def location_from_row(r: Any) -> ProviderLocation:
 
 def parent_from_row(r: Any, grant: str) -> Parent:
     return Parent(
-        id=str(r["id"]),
+        id=strawberry.ID(str(r["id"])),
         household_id=r["household_id"],
         grant=grant,
         first_name=r["first_name"],
@@ -80,7 +81,7 @@ def parent_from_row(r: Any, grant: str) -> Parent:
 
 def child_from_row(r: Any, grant: str) -> Child:
     return Child(
-        id=str(r["id"]),
+        id=strawberry.ID(str(r["id"])),
         household_id=r["household_id"],
         grant=grant,
         first_name=r["first_name"],
@@ -97,16 +98,14 @@ def request_from_row(r: Any, grant: str) -> CareRequest:
     if isinstance(pattern, str):
         pattern = orjson.loads(pattern)
     return CareRequest(
-        id=str(r["id"]),
+        id=strawberry.ID(str(r["id"])),
         household_id=r["household_id"],
         grant=grant,
         child_id=r["child_id"],
         location_ids=list(r["location_ids"] or []),
         desired_start_date=r["desired_start_date"],
         care_pattern=[
-            CareDay(
-                household_id=r["household_id"], grant=grant, day=Weekday(d), part=DayPart(p)
-            )
+            CareDay(household_id=r["household_id"], grant=grant, day=Weekday(d), part=DayPart(p))
             for d, p in pattern.items()
         ],
         note=r["note"],
@@ -118,11 +117,11 @@ def request_from_row(r: Any, grant: str) -> CareRequest:
 
 def application_from_row(r: Any, grant: str) -> Application:
     return Application(
-        id=str(r["id"]),
+        id=strawberry.ID(str(r["id"])),
         household_id=r["household_id"],
         grant=grant,
         location=location_from_row(
-            {k.removeprefix("loc_"): r[k] for k in r.keys() if k.startswith("loc_")}
+            {k.removeprefix("loc_"): v for k, v in r.items() if k.startswith("loc_")}
         ),
         preference=r["preference"],
         status=r["status"],
@@ -209,8 +208,7 @@ class Loaders:
             p = Params([[k for k, _ in keys]])
             cond = visible_children_condition(viewer, p, "c", emergency_days=days)
             rows = await fetch(
-                REQUEST_SQL.format(days=p.add(days))
-                + f" JOIN child c ON c.id = r.child_id"
+                REQUEST_SQL.format(days=p.add(days)) + f" JOIN child c ON c.id = r.child_id"
                 f" WHERE r.household_id = ANY($1::uuid[]) AND {cond}"
                 " ORDER BY r.submitted_at, r.id",
                 *p.values,

@@ -23,8 +23,6 @@ from resolvers.loaders import APPLICATION_SQL, REQUEST_SQL, application_from_row
 from resolvers.validation import Errors
 from schema.common import Connection, Edge, PageInfo, decode_cursor, encode_cursor
 from schema.directives import arg
-from schema.households import Household
-from schema.regions import Municipality
 from schema.requests import (
     InboxEntry,
     InboxReason,
@@ -221,5 +219,3 @@ async def submit_care_request(
         )
     created = await _requests_by_id([request_id], {request_id: target["grant_name"]})
     return SubmitCareRequestPayload(care_request=created[request_id], errors=[])
-
-

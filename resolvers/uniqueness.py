@@ -75,7 +75,7 @@ def birth_date_matches(rrn: Rrn, birth_date: datetime.date) -> bool:
 
     try:
         encoded = nn.get_birth_date(rrn._value)
-    except Exception:  # noqa: BLE001 - stdnum raises several types for BIS/unknown dates
+    except Exception:
         return True
     return encoded is None or encoded == birth_date
 

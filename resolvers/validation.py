@@ -67,7 +67,9 @@ def iso_code(errors: Errors, path: list[str], value: str) -> str:
     return cleaned
 
 
-def not_in_future(errors: Errors, path: list[str], value: datetime.date, today: datetime.date) -> None:
+def not_in_future(
+    errors: Errors, path: list[str], value: datetime.date, today: datetime.date
+) -> None:
     if value > today:
         errors.add(path, "DATE_IN_FUTURE", "This date cannot be in the future.")
 

@@ -14,24 +14,26 @@ import strawberry
 from strawberry.schema_directive import Location
 
 from models.accounts import Role as RoleModel
-from permissions.policy import POLICY, Ability as AbilityModel, Grant as GrantModel
+from permissions.policy import POLICY
+from permissions.policy import Ability as AbilityModel
+from permissions.policy import Grant as GrantModel
 
-RoleEnum = strawberry.enum(RoleModel, name="Role", description="A role of MISSION.md section 1.")
-GrantEnum = strawberry.enum(
-    GrantModel, name="Grant", description="How a viewer reaches a dossier."
-)
-AbilityEnum = strawberry.enum(
-    AbilityModel, name="Ability", description="What a guarded field or mutation needs."
-)
+strawberry.enum(RoleModel, name="Role", description="A role of MISSION.md section 1.")
+RoleEnum = RoleModel
+strawberry.enum(GrantModel, name="Grant", description="How a viewer reaches a dossier.")
+GrantEnum = GrantModel
+strawberry.enum(AbilityModel, name="Ability", description="What a guarded field or mutation needs.")
+AbilityEnum = AbilityModel
 
 
 class RrnUse(Enum):
     UNIQUENESS_CHECK_ONLY = "UNIQUENESS_CHECK_ONLY"
 
 
-RrnUseEnum = strawberry.enum(
+strawberry.enum(
     RrnUse, name="RrnUse", description="The only use a national register number may have."
 )
+RrnUseEnum = RrnUse
 
 _FIELD_LOCATIONS = [
     Location.FIELD_DEFINITION,
@@ -124,9 +126,7 @@ def arg(description: str, reason: str = "input to a field whose policy applies")
 def input_field(description: str, ability: AbilityModel | None = None, **kwargs: Any) -> Any:
     """An input field: personal inputs name the ability of the data they write."""
     directive: Any = (
-        policy_directive(ability)
-        if ability is not None
-        else Public(reason="not personal data")
+        policy_directive(ability) if ability is not None else Public(reason="not personal data")
     )
     return strawberry.field(description=description, directives=[directive], **kwargs)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from loket.context import Info
 from models.households import EducationLevel as EducationLevelModel
 from models.households import FamilySituation as FamilySituationModel
 from models.households import RelationToChild as RelationToChildModel
@@ -22,23 +23,23 @@ from schema.common import UserError
 from schema.directives import guarded, input_field, public, rrn_input_field
 from schema.regions import Municipality
 
-from loket.context import Info
-
 if TYPE_CHECKING:
     from schema.requests import CareRequest
 
-WorkSituation = strawberry.enum(
+strawberry.enum(
     WorkSituationModel, name="WorkSituation", description="What a parent does (priority rules)."
 )
-EducationLevel = strawberry.enum(
-    EducationLevelModel, name="EducationLevel", description="Highest education level."
-)
-FamilySituation = strawberry.enum(
+WorkSituation = WorkSituationModel
+strawberry.enum(EducationLevelModel, name="EducationLevel", description="Highest education level.")
+EducationLevel = EducationLevelModel
+strawberry.enum(
     FamilySituationModel, name="FamilySituation", description="One- or two-parent family."
 )
-RelationToChild = strawberry.enum(
+FamilySituation = FamilySituationModel
+strawberry.enum(
     RelationToChildModel, name="RelationToChild", description="Parent, foster parent or other."
 )
+RelationToChild = RelationToChildModel
 
 _ID = "opaque identifier, reveals nothing; the object itself is already scoped"
 
@@ -68,9 +69,7 @@ class Parent:
     work_share_percent: int | None = guarded(
         Ability.PARENT_SITUATION, "Share of a full-time job, when working."
     )
-    education_level: EducationLevel | None = guarded(
-        Ability.PARENT_SITUATION, "Education level."
-    )
+    education_level: EducationLevel | None = guarded(Ability.PARENT_SITUATION, "Education level.")
 
 
 @strawberry.type(description="A child of a dossier, possibly not born yet.")

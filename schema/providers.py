@@ -9,12 +9,12 @@ from models.providers import TariffKind as TariffKindModel
 from schema.directives import public
 from schema.regions import Municipality
 
-LocationKind = strawberry.enum(
-    LocationKindModel, name="LocationKind", description="Group care or family care."
-)
-TariffKind = strawberry.enum(
+strawberry.enum(LocationKindModel, name="LocationKind", description="Group care or family care.")
+LocationKind = LocationKindModel
+strawberry.enum(
     TariffKindModel, name="TariffKind", description="Income-related tariff or free price."
 )
+TariffKind = TariffKindModel
 
 _PUBLIC = "public provider data (MISSION.md section 3.8)"
 

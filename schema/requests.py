@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 import uuid
 from enum import Enum
-from typing import TYPE_CHECKING
 
 import strawberry
 
+from loket.context import Info
 from models.requests import ApplicationStatus as ApplicationStatusModel
 from models.requests import RequestStatus as RequestStatusModel
 from permissions.policy import Ability
@@ -17,16 +17,16 @@ from schema.directives import guarded, input_field, public
 from schema.households import Child, Household
 from schema.providers import ProviderLocation
 
-from loket.context import Info
-
-RequestStatus = strawberry.enum(
+strawberry.enum(
     RequestStatusModel, name="RequestStatus", description="Open, fulfilled or withdrawn."
 )
-ApplicationStatus = strawberry.enum(
+RequestStatus = RequestStatusModel
+strawberry.enum(
     ApplicationStatusModel,
     name="ApplicationStatus",
     description="Where a request stands at one chosen location.",
 )
+ApplicationStatus = ApplicationStatusModel
 
 
 @strawberry.enum(description="A day of the week on which care is needed.")

@@ -6,7 +6,6 @@ import logging
 import traceback
 from collections.abc import AsyncIterator
 from functools import lru_cache
-from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -40,7 +39,8 @@ class Query:
         resolver=households.household,
     )
     my_household = guarded(
-        Ability.REGISTER_HOUSEHOLD, "The signed-in parent's dossier.",
+        Ability.REGISTER_HOUSEHOLD,
+        "The signed-in parent's dossier.",
         resolver=households.my_household,
     )
     dossiers = guarded(
@@ -132,9 +132,7 @@ class LoketSchema(strawberry.Schema):
                 continue
             original = error.original_error
             frames = "".join(traceback.format_tb(original.__traceback__)) if original else ""
-            log.error(
-                "unexpected %s at %s\n%s", type(original).__name__, error.path, frames
-            )
+            log.error("unexpected %s at %s\n%s", type(original).__name__, error.path, frames)
 
 
 def build_schema(*, enforce: bool = True) -> LoketSchema:
@@ -169,5 +167,3 @@ def printed_sdl() -> str:
 
 
 __all__ = ["build_schema", "printed_sdl", "schema"]
-
-

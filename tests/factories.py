@@ -59,9 +59,7 @@ async def location(muni: Municipality, name: str | None = None, **kw: Any) -> Pr
 
 
 async def user(role: Role | None, email: str | None = None, **scope: Any) -> User:
-    u = await User.create(
-        email=email or f"user{next(_seq)}@example.test", display_name="Test user"
-    )
+    u = await User.create(email=email or f"user{next(_seq)}@example.test", display_name="Test user")
     if role is not None:
         await Membership.create(user=u, role=role, **scope)
     return u
@@ -113,8 +111,12 @@ async def household(
 
 
 async def child(
-    h: Household, *, born: datetime.date | None = None, expected: datetime.date | None = None,
-    rrn: str | None = None, first_name: str | None = None,
+    h: Household,
+    *,
+    born: datetime.date | None = None,
+    expected: datetime.date | None = None,
+    rrn: str | None = None,
+    first_name: str | None = None,
 ) -> Child:
     n = next(_seq)
     c = await Child.create(
@@ -131,8 +133,11 @@ async def child(
 
 
 async def care_request(
-    c: Child, *locations: ProviderLocation, start: datetime.date | None = None,
-    status: str = "OPEN", application_status: str = "PENDING",
+    c: Child,
+    *locations: ProviderLocation,
+    start: datetime.date | None = None,
+    status: str = "OPEN",
+    application_status: str = "PENDING",
 ) -> CareRequest:
     r = await CareRequest.create(
         household_id=c.household_id,  # type: ignore[attr-defined]
@@ -147,10 +152,14 @@ async def care_request(
 
 
 async def enrolment(c: Child, loc: ProviderLocation, **kw: Any) -> Enrolment:
-    return await Enrolment.create(child=c, location=loc, start_date=kw.pop("start", days(-30)), **kw)
+    return await Enrolment.create(
+        child=c, location=loc, start_date=kw.pop("start", days(-30)), **kw
+    )
 
 
-async def mandate(h: Household, granted_by: Parent, org: ReferralOrganisation, **kw: Any) -> Mandate:
+async def mandate(
+    h: Household, granted_by: Parent, org: ReferralOrganisation, **kw: Any
+) -> Mandate:
     return await Mandate.create(household=h, granted_by=granted_by, referral_organisation=org, **kw)
 
 

@@ -43,7 +43,9 @@ async def test_counter_read_is_logged_once_per_dossier_in_one_statement(
         assert row.role == "LOKET"
         assert row.grant_name == "COUNTER_REGION"
         assert row.operation_name == "Region"
-        fields = row.fields_read if isinstance(row.fields_read, list) else json.loads(row.fields_read)
+        fields = (
+            row.fields_read if isinstance(row.fields_read, list) else json.loads(row.fields_read)
+        )
         # workSituation was FORBIDDEN, so it was not read and is not logged.
         assert sorted(fields) == ["Parent.firstName", "Parent.phone"]
     assert len({r.request_id for r in rows}) == 1
@@ -54,7 +56,9 @@ async def test_parent_reading_own_dossier_is_not_logged(actor) -> None:
 
     result = await actor(parent_user).gql(DOSSIERS)
 
-    assert result["data"]["dossiers"]["edges"][0]["node"]["parents"][0]["workSituation"] == "WORKING"
+    assert (
+        result["data"]["dossiers"]["edges"][0]["node"]["parents"][0]["workSituation"] == "WORKING"
+    )
     assert await AccessLogEntry.all().count() == 0
 
 

@@ -79,9 +79,7 @@ async def world(database: str) -> world_module.World:
 
 
 CASES = [
-    (actor_name, dossier)
-    for actor_name in world_module.ACTORS
-    for dossier in world_module.EXPECTED
+    (actor_name, dossier) for actor_name in world_module.ACTORS for dossier in world_module.EXPECTED
 ]
 
 
@@ -166,7 +164,8 @@ async def test_children_are_scoped_to_the_grant(
 
 async def test_provider_sees_only_own_applications(world: world_module.World, actors: Any) -> None:
     result = await actors(world.users["provider_in"]).gql(
-        "query($id: ID!) { household(id: $id) { requests { applications { location { name } } } } }",
+        "query($id: ID!) { household(id: $id) {"
+        " requests { applications { location { name } } } } }",
         {"id": str(world.households["preferred"].id)},
     )
     apps = result["data"]["household"]["requests"][0]["applications"]

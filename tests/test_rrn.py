@@ -40,7 +40,9 @@ def test_bis_number_is_accepted() -> None:
     Rrn.parse(base + f"{97 - int(base) % 97:02d}")
 
 
-@pytest.mark.parametrize("raw", ["85073003327", "", "abc", "8507300332", "850730033281", "00000000000"])
+@pytest.mark.parametrize(
+    "raw", ["85073003327", "", "abc", "8507300332", "850730033281", "00000000000"]
+)
 def test_invalid_numbers_are_refused(raw: str) -> None:
     with pytest.raises(InvalidRrn) as excinfo:
         Rrn.parse(raw)

@@ -84,7 +84,7 @@ def test_no_output_type_has_a_national_register_number_field() -> None:
 
 def test_rrn_inputs_carry_the_national_register_number_directive() -> None:
     rrn_inputs = []
-    for type_name, gtype, definition in _definitions():
+    for _, gtype, definition in _definitions():
         for field in _fields(gtype, definition):
             for argument in getattr(field, "arguments", []):
                 if "rrn" in argument.python_name.lower():

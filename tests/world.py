@@ -57,21 +57,38 @@ ACTORS: dict[str, tuple[str, str | None]] = {
 # preferred:  family in FAR with a request to L_IN... and L_OUT (preferred provider in region)
 G = Grant
 EXPECTED: dict[str, dict[str, Grant | None]] = {
-    "own": {"parent": G.OWN_HOUSEHOLD, "admin": G.ADMIN, "loket": G.COUNTER_REGION,
-            "provider_in": G.PROVIDER_SELECTED, "integrator_provider": G.PROVIDER_SELECTED,
-            "integrator_loket": G.COUNTER_REGION},
+    "own": {
+        "parent": G.OWN_HOUSEHOLD,
+        "admin": G.ADMIN,
+        "loket": G.COUNTER_REGION,
+        "provider_in": G.PROVIDER_SELECTED,
+        "integrator_provider": G.PROVIDER_SELECTED,
+        "integrator_loket": G.COUNTER_REGION,
+    },
     "other": {"admin": G.ADMIN, "provider_far": G.PROVIDER_SELECTED},
     "emergency": {"admin": G.ADMIN, "provider_out2": G.PROVIDER_EMERGENCY},
     # The enrolled family chose L_IN, so it also lies in the counter's region.
-    "enrolled": {"admin": G.ADMIN, "provider_in": G.PROVIDER_ENROLLED,
-                 "integrator_provider": G.PROVIDER_ENROLLED, "loket": G.COUNTER_REGION,
-                 "integrator_loket": G.COUNTER_REGION},
-    "mandated": {"admin": G.ADMIN, "toeleider": G.ACTIVE_MANDATE,
-                 "provider_far": G.PROVIDER_SELECTED},
+    "enrolled": {
+        "admin": G.ADMIN,
+        "provider_in": G.PROVIDER_ENROLLED,
+        "integrator_provider": G.PROVIDER_ENROLLED,
+        "loket": G.COUNTER_REGION,
+        "integrator_loket": G.COUNTER_REGION,
+    },
+    "mandated": {
+        "admin": G.ADMIN,
+        "toeleider": G.ACTIVE_MANDATE,
+        "provider_far": G.PROVIDER_SELECTED,
+    },
     "revoked": {"admin": G.ADMIN},
     "sick": {"admin": G.ADMIN, "sick_child": G.SICK_CHILD_SERVICE},
-    "preferred": {"admin": G.ADMIN, "loket": G.COUNTER_REGION, "integrator_loket": G.COUNTER_REGION,
-                  "provider_in": G.PROVIDER_SELECTED, "integrator_provider": G.PROVIDER_SELECTED},
+    "preferred": {
+        "admin": G.ADMIN,
+        "loket": G.COUNTER_REGION,
+        "integrator_loket": G.COUNTER_REGION,
+        "provider_in": G.PROVIDER_SELECTED,
+        "integrator_provider": G.PROVIDER_SELECTED,
+    },
 }
 
 

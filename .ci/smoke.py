@@ -1,0 +1,43 @@
+"""Against the running demo service: the checks the foundation issue names."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+URL = "http://127.0.0.1:8000/graphql"
+
+
+def token(email: str) -> str:
+    out = subprocess.run(
+        [".venv/bin/loket", "dev-token", email], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def gql(query: str, bearer: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    request = urllib.request.Request(
+        URL, data=json.dumps({"query": query}).encode(), headers=headers
+    )
+    with urllib.request.urlopen(request) as response:  # noqa: S310 - fixed local URL
+        return json.load(response)
+
+
+loket = token("loket@demo.loket.be")
+result = gql(
+    "{ dossiers { edges { node { parents { firstName phone workSituation }"
+    " residence { name } } } } }",
+    loket,
+)
+nodes = [e["node"] for e in result["data"]["dossiers"]["edges"]]
+assert nodes, result
+assert all(p["firstName"] and p["phone"] for n in nodes for p in n["parents"]), nodes
+assert all(p["workSituation"] is None for n in nodes for p in n["parents"]), nodes
+assert {e["extensions"]["code"] for e in result["errors"]} == {"FORBIDDEN"}, result
+print(f"smoke: counter staff sees {len(nodes)} dossiers, names and phones, no work situation")
+sys.exit(0)
