@@ -30,11 +30,12 @@ def embedded_server_uri(data_dir: Path, database: str) -> str:
     if server is None:
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
         _servers[data_dir] = server
-    return _replace_database(server.get_uri(), database)
+    return with_database(server.get_uri(), database)
 
 
-def _replace_database(uri: str, database: str) -> str:
-    parts = urlsplit(uri)
+def with_database(uri: str, database: str) -> str:
+    """The same server URL, naming another database."""
+    parts = urlsplit(to_asyncpg_dsn(uri))
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -16,7 +16,13 @@ import pytest_asyncio
 from tortoise import Tortoise, connections
 
 from loket.auth import mint_token
-from loket.db import embedded_server_uri, migrate, to_asyncpg_dsn, tortoise_config
+from loket.db import (
+    embedded_server_uri,
+    migrate,
+    to_asyncpg_dsn,
+    tortoise_config,
+    with_database,
+)
 from loket.settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,15 +35,10 @@ def _server_url() -> str:
     return embedded_server_uri(settings.data_dir / "test-pgdata", "postgres")
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(to_asyncpg_dsn(url))
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="session")
 def database_url() -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return _with_database(_server_url(), f"loket_test_{worker}")
+    return with_database(_server_url(), f"loket_test_{worker}")
 
 
 @pytest_asyncio.fixture(scope="session")

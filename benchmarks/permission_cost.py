@@ -1,0 +1,126 @@
+"""What the permission engine costs: the same query with the policy on and off.
+
+Runs the dossier list (100 dossiers with parents, children and requests) through the
+schema in-process, once with `PolicyExecutor` + access log, once with strawberry's
+plain executor and no access log, interleaved, and prints medians and the ratio.
+Also prints the raw-SQL floor (the scoped household query alone).
+
+    .venv/bin/python benchmarks/permission_cost.py [--rounds 30] [--dossiers 100]
+
+Uses TEST_DATABASE_URL when set, else the embedded test server, database loket_bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tortoise import Tortoise
+
+from loket.context import Context
+from loket.db import (
+    embedded_server_uri,
+    ensure_database,
+    fetch,
+    migrate,
+    tortoise_config,
+    with_database,
+)
+from loket.settings import settings
+from models.accounts import Role
+from permissions.engine import AccessAudit, build_field_policy
+from permissions.scopes import Params, visible_households
+from permissions.viewer import load_viewer
+from resolvers.loaders import Loaders
+from schema.root import build_schema
+from tests import factories as f
+
+QUERY = """query Bench { dossiers(first: 100) { edges { node { id familySituation
+    parents { firstName lastName phone email street workSituation educationLevel }
+    children { firstName birthDate }
+    requests { desiredStartDate status applications { status preference } } } } } }"""
+
+
+async def seed(n: int) -> uuid.UUID:
+    from tests.conftest import TABLES
+
+    await fetch(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    leuven = await f.municipality("24062", "Leuven")
+    loc = await f.location(leuven)
+    for _ in range(n):
+        h, _ = await f.household(leuven)
+        c = await f.child(h, born=f.days(-100))
+        await f.care_request(c, loc)
+    admin = await f.user(Role.ADMIN)
+    return admin.id
+
+
+async def main(rounds: int, dossiers: int) -> None:
+    base = settings.test_database_url or embedded_server_uri(
+        settings.data_dir / "test-pgdata", "postgres"
+    )
+    url = with_database(base, "loket_bench")
+    await ensure_database(url)
+    await migrate(url)
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    admin_id = await seed(dossiers)
+    from tortoise import connections
+
+    async with connections.get("default").acquire_connection() as conn:
+        viewer = await load_viewer(conn, admin_id, None)
+    assert viewer is not None
+    on, off = build_schema(enforce=True), build_schema(enforce=False)
+    policy = build_field_policy(on)
+
+    async def run(schema, audit: bool) -> float:
+        context = Context(
+            viewer=viewer,
+            field_policy=policy,
+            loaders=Loaders(viewer),
+            request_id=str(uuid.uuid4()),
+            audit=AccessAudit() if audit else None,
+        )
+        start = time.perf_counter()
+        result = await schema.execute(QUERY, context_value=context)
+        elapsed = time.perf_counter() - start
+        assert result.errors is None, result.errors
+        assert len(result.data["dossiers"]["edges"]) == dossiers
+        return elapsed
+
+    async def floor() -> float:
+        p = Params()
+        visible = visible_households(viewer, p, emergency_days=60)
+        start = time.perf_counter()
+        await fetch(f"SELECT * FROM ({visible}) v LIMIT 100", *p.values)
+        return time.perf_counter() - start
+
+    for _ in range(3):  # warm caches
+        await run(on, True)
+        await run(off, False)
+    timings: dict[str, list[float]] = {"on": [], "off": [], "floor": []}
+    for _ in range(rounds):
+        timings["on"].append(await run(on, True))
+        timings["off"].append(await run(off, False))
+        timings["floor"].append(await floor())
+    med = {k: statistics.median(v) * 1000 for k, v in timings.items()}
+    print(f"dossier list, {dossiers} dossiers, {rounds} interleaved rounds (median ms):")
+    print(f"  policy + access log on : {med['on']:.2f}")
+    print(f"  policy + access log off: {med['off']:.2f}")
+    print(f"  scoped SQL alone (floor): {med['floor']:.2f}")
+    print(f"  ratio on/off: {med['on'] / med['off']:.3f}")
+    await Tortoise.close_connections()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--dossiers", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.dossiers))
