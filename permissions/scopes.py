@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from loket.settings import settings
 from models.accounts import Role
 from models.requests import OPEN_APPLICATION_STATUSES
-from permissions.policy import WRITE_GRANTS, Grant
+from permissions.policy import ROLE_GRANTS, WRITE_GRANTS, Grant
 from permissions.viewer import Viewer
 
 _OPEN_APPS = "(" + ",".join(f"'{s.value}'" for s in OPEN_APPLICATION_STATUSES) + ")"
@@ -44,9 +45,15 @@ def emergency_condition(request: str, household: str, municipalities: str, days:
                           AND el.municipality_id = ANY({municipalities})))"""
 
 
-def _branches(viewer: Viewer, p: Params, emergency_days: int) -> list[tuple[Grant, str]]:
-    """(grant, SQL selecting `household_id`) for every grant the viewer's role holds."""
+def _branches(
+    viewer: Viewer, p: Params, emergency_days: int, write: bool
+) -> list[tuple[Grant, str]]:
+    """(grant, SQL selecting `household_id`) for every grant the viewer's role holds
+    (with `write`, only grants that allow writing). Parameters are added only for the
+    branches returned: an unused `$n` would leave PostgreSQL without its type."""
     role = viewer.effective_role
+    if role is None or (write and not ROLE_GRANTS[role] & WRITE_GRANTS):
+        return []
     if role is Role.PARENT:
         uid = p.add(viewer.user_id)
         return [
@@ -83,10 +90,8 @@ def _branches(viewer: Viewer, p: Params, emergency_days: int) -> list[tuple[Gran
         ]
     if role is Role.PROVIDER:
         locs = p.add(list(viewer.location_ids))
-        munis = p.add(list(viewer.location_municipalities))
-        days = p.add(emergency_days)
-        retention = p.add(5)
-        return [
+        retention = p.add(settings.retention_years)
+        branches = [
             (
                 Grant.PROVIDER_SELECTED,
                 f"""SELECT r.household_id FROM application a
@@ -101,13 +106,19 @@ def _branches(viewer: Viewer, p: Params, emergency_days: int) -> list[tuple[Gran
                       AND (e.end_date IS NULL
                            OR e.end_date > current_date - make_interval(years => {retention}))""",
             ),
-            (
-                Grant.PROVIDER_EMERGENCY,
-                f"""SELECT r.household_id FROM care_request r
-                    JOIN household eh ON eh.id = r.household_id
-                    WHERE {emergency_condition("r", "eh", f"{munis}::text[]", days)}""",
-            ),
         ]
+        if not write:
+            munis = p.add(list(viewer.location_municipalities))
+            days = p.add(emergency_days)
+            branches.append(
+                (
+                    Grant.PROVIDER_EMERGENCY,
+                    f"""SELECT r.household_id FROM care_request r
+                        JOIN household eh ON eh.id = r.household_id
+                        WHERE {emergency_condition("r", "eh", f"{munis}::text[]", days)}""",
+                )
+            )
+        return branches
     if role is Role.SICK_CHILD_SERVICE:
         services = p.add(list(viewer.sick_child_service_ids))
         return [
@@ -128,11 +139,8 @@ def visible_households(
     With several grants on one dossier the first in `Grant` order is reported.
     With `write`, only grants that allow writing count.
     """
-    branches = [
-        (grant, sql)
-        for grant, sql in _branches(viewer, p, emergency_days)
-        if not write or grant in WRITE_GRANTS
-    ]
+    branches = _branches(viewer, p, emergency_days, write)
+    assert not write or all(grant in WRITE_GRANTS for grant, _ in branches)
     if not branches:
         return "SELECT NULL::uuid AS household_id, NULL::text AS grant_name WHERE false"
     if len(branches) == 1:
@@ -167,8 +175,8 @@ def visible_children_condition(
                              AND a.status IN {_OPEN_APPS} AND r.status = 'OPEN')
                  OR EXISTS (SELECT 1 FROM enrolment e WHERE e.child_id = {child}.id
                              AND e.location_id = ANY({locs}::uuid[])
-                             AND (e.end_date IS NULL
-                                  OR e.end_date > current_date - interval '5 years'))
+                             AND (e.end_date IS NULL OR e.end_date > current_date
+                                  - make_interval(years => {p.add(settings.retention_years)})))
                  OR EXISTS (SELECT 1 FROM care_request r JOIN household eh
                               ON eh.id = r.household_id
                             WHERE r.child_id = {child}.id AND
