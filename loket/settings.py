@@ -18,7 +18,8 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def _rrn_keys() -> dict[str, bytes]:
-    """`LOKET_RRN_KEYS="k2:secret2,k1:secret1"`: the first key hashes, all keys verify."""
+    """`LOKET_RRN_KEYS="k2:secret2,k1:secret1"`: numbers are hashed under every key, so
+    a new key can be added first and an old one dropped once rows are re-hashed."""
     raw = _env("LOKET_RRN_KEYS")
     if raw is None:
         return {"dev1": DEV_RRN_KEY.encode()}
@@ -59,10 +60,6 @@ class Settings:
             and self.jwt_public_key_file is None
             and self.jwt_jwks_file is None
         )
-
-    @property
-    def current_rrn_key_id(self) -> str:
-        return next(iter(self.rrn_keys))
 
 
 def load() -> Settings:

@@ -1,16 +1,18 @@
 """Households (dossiers): parents, children and referral-worker mandates.
 
-RRNs are never stored: only `rrn_hash` (HMAC-SHA256 under the key named by
-`rrn_key_id`), which only `permissions.rrn` computes and only the uniqueness
+RRNs are never stored: only `rrn_hashes`, the HMAC-SHA256 of the number under every
+key configured when it was written (key ids in `rrn_key_ids`, same order), so a
+rotated key still matches older rows. Only `permissions.rrn` computes them and only the uniqueness
 check in `resolvers.uniqueness` compares.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
+from tortoise.contrib.postgres.fields import ArrayField
 from tortoise.models import Model
 
 if TYPE_CHECKING:
@@ -86,8 +88,8 @@ class Parent(Model):
     work_share_percent = fields.SmallIntField(null=True)
     education_level = fields.CharEnumField(EducationLevel, max_length=24)
     relation_to_child = fields.CharEnumField(RelationToChild, max_length=16)
-    rrn_hash = fields.BinaryField(null=True)
-    rrn_key_id = fields.CharField(max_length=16, null=True)
+    rrn_hashes: Any = ArrayField(element_type="bytea", null=True)
+    rrn_key_ids: Any = ArrayField(element_type="text", null=True)
 
     class Meta:
         table = "parent"
@@ -105,8 +107,8 @@ class Child(Model):
     last_name = fields.CharField(max_length=100)
     birth_date = fields.DateField(null=True)
     expected_birth_date = fields.DateField(null=True)
-    rrn_hash = fields.BinaryField(null=True)
-    rrn_key_id = fields.CharField(max_length=16, null=True)
+    rrn_hashes: Any = ArrayField(element_type="bytea", null=True)
+    rrn_key_ids: Any = ArrayField(element_type="text", null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

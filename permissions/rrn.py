@@ -50,7 +50,3 @@ class Rrn:
             key_id: hmac.new(key, self._value.encode(), hashlib.sha256).digest()
             for key_id, key in settings.rrn_keys.items()
         }
-
-    def current_hash(self) -> tuple[str, bytes]:
-        key_id = settings.current_rrn_key_id
-        return key_id, self.hashes()[key_id]

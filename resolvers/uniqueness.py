@@ -21,7 +21,7 @@ async def child_has_open_request(rrn: Rrn) -> bool:
     """Is there an open care request, anywhere on the platform, for the child with this RRN?"""
     rows = await fetch(
         """SELECT EXISTS (SELECT 1 FROM child c JOIN care_request r ON r.child_id = c.id
-                          WHERE c.rrn_hash = ANY($1::bytea[]) AND r.status = 'OPEN') AS found""",
+                          WHERE c.rrn_hashes && $1::bytea[] AND r.status = 'OPEN') AS found""",
         list(rrn.hashes().values()),
     )
     return bool(rows[0]["found"])
@@ -34,8 +34,8 @@ async def child_has_open_request_by_id(child_id: uuid.UUID) -> bool:
         """SELECT EXISTS (
              SELECT 1 FROM child me
              JOIN child other ON
-                  (me.rrn_hash IS NOT NULL AND other.rrn_hash = me.rrn_hash)
-               OR (me.rrn_hash IS NULL AND other.household_id = me.household_id
+                  (me.rrn_hashes IS NOT NULL AND other.rrn_hashes && me.rrn_hashes)
+               OR (me.rrn_hashes IS NULL AND other.household_id = me.household_id
                    AND other.birth_date IS NULL
                    AND other.expected_birth_date = me.expected_birth_date)
                OR other.id = me.id
@@ -49,23 +49,40 @@ async def child_has_open_request_by_id(child_id: uuid.UUID) -> bool:
 async def parent_rrn_registered(rrn: Rrn) -> bool:
     """One account per parent: is a parent with this RRN already registered?"""
     rows = await fetch(
-        "SELECT EXISTS (SELECT 1 FROM parent WHERE rrn_hash = ANY($1::bytea[])) AS found",
+        "SELECT EXISTS (SELECT 1 FROM parent WHERE rrn_hashes && $1::bytea[]) AS found",
         list(rrn.hashes().values()),
     )
     return bool(rows[0]["found"])
 
 
 async def store_parent_rrn(parent_id: uuid.UUID, rrn: Rrn) -> None:
-    key_id, digest = rrn.current_hash()
+    digests = rrn.hashes()
     await execute(
-        "UPDATE parent SET rrn_hash = $2, rrn_key_id = $3 WHERE id = $1", parent_id, digest, key_id
+        "UPDATE parent SET rrn_hashes = $2, rrn_key_ids = $3 WHERE id = $1",
+        parent_id,
+        list(digests.values()),
+        list(digests),
     )
 
 
 async def store_child_rrn(child_id: uuid.UUID, rrn: Rrn) -> None:
-    key_id, digest = rrn.current_hash()
+    digests = rrn.hashes()
     await execute(
-        "UPDATE child SET rrn_hash = $2, rrn_key_id = $3 WHERE id = $1", child_id, digest, key_id
+        "UPDATE child SET rrn_hashes = $2, rrn_key_ids = $3 WHERE id = $1",
+        child_id,
+        list(digests.values()),
+        list(digests),
+    )
+
+
+async def lock_parent_identity(rrn: Rrn) -> None:
+    """Serialise registrations of one person (any of their digests) until the transaction
+    ends. Locks are taken in a global order, so two holders cannot deadlock."""
+    await fetch(
+        """SELECT pg_advisory_xact_lock(k) FROM (
+               SELECT DISTINCT hashtextextended(encode(d, 'hex'), 0) AS k
+               FROM unnest($1::bytea[]) AS d ORDER BY 1) s""",
+        list(rrn.hashes().values()),
     )
 
 
@@ -84,10 +101,13 @@ async def lock_child_identity(child_id: uuid.UUID) -> None:
     """Serialise request submissions for one child (same RRN, or same unborn child),
     across households, until the transaction ends."""
     await fetch(
-        """SELECT pg_advisory_xact_lock(hashtextextended(
-                 COALESCE(encode(rrn_hash, 'hex'),
-                          household_id::text || ':' || expected_birth_date::text), 0))
-           FROM child WHERE id = $1""",
+        """SELECT pg_advisory_xact_lock(k) FROM (
+               SELECT DISTINCT hashtextextended(encode(d, 'hex'), 0) AS k
+               FROM child, unnest(rrn_hashes) AS d WHERE id = $1
+               UNION
+               SELECT hashtextextended(household_id::text || ':' || expected_birth_date::text, 0)
+               FROM child WHERE id = $1 AND rrn_hashes IS NULL
+               ORDER BY 1) s""",
         child_id,
     )
 

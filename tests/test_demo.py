@@ -115,8 +115,8 @@ async def test_rrn_hashes_are_stored_for_born_children_and_some_parents(db: str)
     assert await uniqueness.child_has_open_request(demo.demo_rrn(noor.birth_date, 126))
     assert not await uniqueness.child_has_open_request(demo.demo_rrn(lena.birth_date, 58))
     assert await uniqueness.parent_rrn_registered(demo.demo_rrn(datetime.date(1992, 4, 17), 214))
-    assert await Child.filter(birth_date__isnull=False, rrn_hash__isnull=True).count() == 0
-    assert await Child.filter(birth_date__isnull=True, rrn_hash__isnull=False).count() == 0
+    assert await Child.filter(birth_date__isnull=False, rrn_hashes__isnull=True).count() == 0
+    assert await Child.filter(birth_date__isnull=True, rrn_hashes__isnull=False).count() == 0
 
 
 async def test_list_users_in_one_query(db: str, count_statements: Any) -> None:

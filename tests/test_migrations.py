@@ -20,4 +20,8 @@ async def test_migrations_applied_all(database: str) -> None:
 
     async with connections.get("default").acquire_connection() as conn:
         rows = await conn.fetch("SELECT name FROM tortoise_migrations ORDER BY name")
-    assert [r["name"] for r in rows] == ["0001_initial", "0002_integrity"]
+    assert [r["name"] for r in rows] == [
+        "0001_initial",
+        "0002_integrity",
+        "0003_rrn_hashes_under_every_key",
+    ]
