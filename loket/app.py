@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 from tortoise.contrib.starlette import RegisterTortoise
 
 from loket.auth import TokenError, bearer_token, decode_token
@@ -38,6 +43,26 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
         status_code=status,
         headers=headers,
     )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _limited(receive: Receive) -> Receive:
+    """`receive` that stops a body (chunked or not) once it exceeds MAX_BODY_BYTES."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+        return message
+
+    return wrapped
 
 
 class Authenticate:
@@ -84,13 +109,58 @@ class Authenticate:
             )
             return
         scope.setdefault("state", {})["viewer"] = viewer
-        await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, _limited(receive), tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _error(413, "BODY_TOO_LARGE", "The request body is too large.")(
+                    scope, receive, send
+                )
+
+
+_ECHOES = (
+    # graphql-core quotes offending input values in coercion errors; a value may be an
+    # RRN or other personal data, so the message keeps the reason and drops the value.
+    (re.compile(r"(cannot represent [^:]*): .*", re.S), r"\1."),
+    (re.compile(r", found: .*", re.S), "."),
+    (re.compile(r"(Expected value of type [^,]+), found .*", re.S), r"\1."),
+)
+
+
+def redact_input_echo(message: str) -> str:
+    for pattern, replacement in _ECHOES:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 class LoketGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: LoketSchema, field_policy: FieldPolicy, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.field_policy = field_policy
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """JSON bodies must be UTF-8 objects (or lists, which batching refuses)."""
+        try:
+            parsed = self.decode_json(data)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return parsed
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        errors: Any = response.get("errors") or []
+        for error in errors:
+            error["message"] = redact_input_echo(str(error["message"]))
+        return response
 
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer: Viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
