@@ -119,7 +119,9 @@ def _validate_parent(errors: Errors, path: list[str], data: ParentInput) -> dict
         "last_name": validation.required_text(errors, [*path, "lastName"], data.last_name, 100),
         "nationality": validation.iso_code(errors, [*path, "nationality"], data.nationality),
         "birthplace": " ".join(data.birthplace.split())[:120],
-        "home_language": validation.iso_code(errors, [*path, "homeLanguage"], data.home_language),
+        "home_language": validation.iso_code(
+            errors, [*path, "homeLanguage"], data.home_language
+        ).lower(),
         "street": validation.required_text(errors, [*path, "street"], data.street, 200),
         "postal_code": validation.postal_code(errors, [*path, "postalCode"], data.postal_code),
         "municipality_id": data.municipality_nis_code.strip(),
@@ -206,8 +208,11 @@ async def register_household(
         return RegisterHouseholdPayload(household=None, errors=errors.items)
 
     async with in_transaction():
-        # Serialise registrations of one user, so two concurrent calls cannot both pass.
+        # Serialise registrations of one user and of one person (RRN), so two concurrent
+        # calls cannot both pass the checks below.
         await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(viewer.user_id))
+        if parent_rrn is not None:
+            await uniqueness.lock_parent_identity(parent_rrn)
         if await ParentModel.exists(user_id=viewer.user_id):
             errors.add(["input"], "ALREADY_REGISTERED", "You already have a household.")
         elif parent_rrn is not None and await uniqueness.parent_rrn_registered(parent_rrn):

@@ -29,6 +29,7 @@ from schema.regions import Municipality
 from schema.requests import Application, CareDay, CareRequest, DayPart, Weekday
 
 Key = tuple[uuid.UUID, str]
+WEEKDAYS = [d.value for d in Weekday]
 
 LOCATION_COLUMNS = """l.id, l.name, o.name AS organisation_name, l.street, l.postal_code,
     l.municipality_id, lm.name AS municipality_name, l.kind, l.capacity, l.tariff,
@@ -106,7 +107,7 @@ def request_from_row(r: Any, grant: str) -> CareRequest:
         desired_start_date=r["desired_start_date"],
         care_pattern=[
             CareDay(household_id=r["household_id"], grant=grant, day=Weekday(d), part=DayPart(p))
-            for d, p in pattern.items()
+            for d, p in sorted(pattern.items(), key=lambda item: WEEKDAYS.index(item[0]))
         ],
         note=r["note"],
         status=r["status"],
