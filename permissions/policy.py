@@ -75,6 +75,7 @@ class Ability(StrEnum):
     APPLICATION_HANDLING = "APPLICATION_HANDLING"
     # Entry points and actions.
     SIGNED_IN = "SIGNED_IN"
+    OWN_DOSSIER = "OWN_DOSSIER"
     LIST_DOSSIERS = "LIST_DOSSIERS"
     PROVIDER_INBOX = "PROVIDER_INBOX"
     REGISTER_HOUSEHOLD = "REGISTER_HOUSEHOLD"
@@ -142,6 +143,7 @@ POLICY: dict[Ability, Rule] = {
         "status and offer of an application at a location", *_HANDLERS, personal=False
     ),
     Ability.SIGNED_IN: _act("any signed-in user", *Role),
+    Ability.OWN_DOSSIER: _act("the signed-in parent's own dossier", Role.PARENT),
     Ability.LIST_DOSSIERS: _act(
         "dossiers within the viewer's grants",
         Role.PARENT,

@@ -39,7 +39,7 @@ class Query:
         resolver=households.household,
     )
     my_household = guarded(
-        Ability.REGISTER_HOUSEHOLD,
+        Ability.OWN_DOSSIER,
         "The signed-in parent's dossier.",
         resolver=households.my_household,
     )

@@ -107,9 +107,7 @@ class Actor:
         return result
 
 
-@pytest_asyncio.fixture(scope="module")
-async def actors(app: Any) -> AsyncIterator[Callable[..., Actor]]:
-    """Like `actor`, for module-scoped data (the module builds its data once)."""
+async def _actor_factory(app: Any) -> AsyncIterator[Callable[..., Actor]]:
     made: list[Actor] = []
 
     def make(user: Any, role: str | None = None) -> Actor:
@@ -125,16 +123,15 @@ async def actors(app: Any) -> AsyncIterator[Callable[..., Actor]]:
 @pytest_asyncio.fixture
 async def actor(app: Any, db: str) -> AsyncIterator[Callable[..., Actor]]:
     """Factory: `actor(user)` gives a client with that user's real JWT; `actor(None)` anonymous."""
-    made: list[Actor] = []
+    async for make in _actor_factory(app):
+        yield make
 
-    def make(user: Any, role: str | None = None) -> Actor:
-        a = Actor(app, None if user is None else str(user.id), role)
-        made.append(a)
-        return a
 
-    yield make
-    for a in made:
-        await a.http.aclose()
+@pytest_asyncio.fixture(scope="module")
+async def actors(app: Any) -> AsyncIterator[Callable[..., Actor]]:
+    """Like `actor`, for module-scoped data (the module builds its data once)."""
+    async for make in _actor_factory(app):
+        yield make
 
 
 class StatementCounter:

@@ -16,6 +16,11 @@ from permissions.rrn import Rrn
 from resolvers import uniqueness
 
 _seq = itertools.count(1)
+
+REGISTER = (
+    "mutation Register($input: RegisterHouseholdInput!) "
+    "{ registerHousehold(input: $input) { household { id } errors { code } } }"
+)
 TODAY = datetime.date.today()
 
 
@@ -165,3 +170,24 @@ async def mandate(
 
 async def service_record(service: SickChildService, c: Child) -> ServiceRecord:
     return await ServiceRecord.create(service=service, child=c, service_date=days(-10))
+
+
+# A valid registerHousehold input (Leuven, unborn child): the municipality must exist.
+REGISTER_INPUT: dict[str, Any] = {
+    "applicant": {
+        "firstName": "An",
+        "lastName": "Peeters",
+        "nationality": "BE",
+        "homeLanguage": "nl",
+        "street": "Naamsestraat 10",
+        "postalCode": "3000",
+        "municipalityNisCode": "24062",
+        "phone": "+32470123456",
+        "email": "an.peeters@example.be",
+        "workSituation": "WORKING",
+        "educationLevel": "HIGHER",
+        "relationToChild": "PARENT",
+    },
+    "familySituation": "SINGLE_PARENT",
+    "child": {"firstName": "Lotte", "lastName": "Peeters", "expectedBirthDate": str(days(90))},
+}

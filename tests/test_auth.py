@@ -28,37 +28,10 @@ from loket.settings import DEV_JWT_SECRET, settings
 from models.accounts import Membership, Role, User
 from models.households import Child, Household, Parent
 from tests import factories as f
+from tests.factories import REGISTER, REGISTER_INPUT
 
 WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 
-REGISTER = """
-mutation Register($input: RegisterHouseholdInput!) {
-  registerHousehold(input: $input) { household { id } errors { code } }
-}
-"""
-
-REGISTER_INPUT: dict[str, Any] = {
-    "applicant": {
-        "firstName": "An",
-        "lastName": "Peeters",
-        "nationality": "BE",
-        "homeLanguage": "nl",
-        "street": "Naamsestraat 10",
-        "postalCode": "3000",
-        "municipalityNisCode": "24062",
-        "phone": "+32470123456",
-        "email": "an.peeters@example.be",
-        "workSituation": "WORKING",
-        "educationLevel": "HIGHER",
-        "relationToChild": "PARENT",
-    },
-    "familySituation": "SINGLE_PARENT",
-    "child": {
-        "firstName": "Lotte",
-        "lastName": "Peeters",
-        "expectedBirthDate": str(f.days(90)),
-    },
-}
 
 ME = "{ me { email } }"
 

@@ -19,32 +19,9 @@ from loket.auth import mint_token
 from models.accounts import Role, User
 from models.households import Child, Household, Parent
 from tests import factories as f
+from tests.factories import REGISTER, REGISTER_INPUT
 
 MUNICIPALITIES = "{ municipalities { name } }"
-
-REGISTER = (
-    "mutation Register($input: RegisterHouseholdInput!) "
-    "{ registerHousehold(input: $input) { household { id } errors { code } } }"
-)
-
-REGISTER_INPUT: dict[str, Any] = {
-    "applicant": {
-        "firstName": "An",
-        "lastName": "Peeters",
-        "nationality": "BE",
-        "homeLanguage": "nl",
-        "street": "Naamsestraat 10",
-        "postalCode": "3000",
-        "municipalityNisCode": "24062",
-        "phone": "+32470123456",
-        "email": "an.peeters@example.be",
-        "workSituation": "WORKING",
-        "educationLevel": "HIGHER",
-        "relationToChild": "PARENT",
-    },
-    "familySituation": "SINGLE_PARENT",
-    "child": {"firstName": "Lotte", "lastName": "Peeters", "expectedBirthDate": str(f.days(90))},
-}
 
 
 def _sane(response: httpx.Response) -> httpx.Response:

@@ -17,26 +17,9 @@ from permissions.policy import allowed_for_role
 from schema.root import schema
 from tests import factories as f
 from tests.conftest import truncate
+from tests.factories import REGISTER_INPUT
 
 NOWHERE = "00000000-0000-0000-0000-000000000000"
-REGISTER_INPUT = {
-    "applicant": {
-        "firstName": "An",
-        "lastName": "Peeters",
-        "nationality": "BE",
-        "homeLanguage": "nl",
-        "street": "Naamsestraat 10",
-        "postalCode": "3000",
-        "municipalityNisCode": "24062",
-        "phone": "0470 12 34 56",
-        "email": "an@example.be",
-        "workSituation": "WORKING",
-        "educationLevel": "HIGHER",
-        "relationToChild": "PARENT",
-    },
-    "familySituation": "TWO_PARENTS",
-    "child": {"firstName": "Noor", "lastName": "Peeters", "expectedBirthDate": "2030-01-01"},
-}
 
 # One operation per guarded root field (a new root field without one fails the test below).
 OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {

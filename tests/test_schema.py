@@ -121,3 +121,16 @@ def test_every_field_has_a_description() -> None:
                 if not argument.description:
                     missing.append(f"{type_name}.{name}({arg_name})")
     assert missing == []
+
+
+def test_types_with_personal_fields_carry_their_dossier_and_grant_for_the_access_log() -> None:
+    from permissions.engine import build_field_policy
+
+    personal = build_field_policy(SCHEMA).personal
+    assert personal
+    for type_name in personal:
+        definition = SCHEMA.get_type_by_name(type_name)
+        names = {f.python_name for f in definition.fields} | set(
+            getattr(definition.origin, "__annotations__", {})
+        )
+        assert {"household_id", "grant"} <= names, type_name
