@@ -39,8 +39,8 @@ class FieldPolicy:
 
     # (type name, field name) -> ability, for guarded fields.
     abilities: dict[tuple[str, str], Ability]
-    # type name -> personal field names.
-    personal: dict[str, frozenset[str]]
+    # type name -> personal field name -> qualified name ("Parent.phone").
+    personal: dict[str, dict[str, str]]
     # (role, acting_as) -> type name -> denied field names.
     _denied: dict[tuple[Role | None, Role | None], dict[str, frozenset[str]]] = field(
         default_factory=dict
@@ -79,7 +79,9 @@ def build_field_policy(schema: Any) -> FieldPolicy:
                     abilities[(type_name, name)] = directive.ability
                     if POLICY[directive.ability].personal:
                         personal[type_name].add(name)
-    return FieldPolicy(abilities, {t: frozenset(f) for t, f in personal.items()})
+    return FieldPolicy(
+        abilities, {t: {f: f"{t}.{f}" for f in sorted(names)} for t, names in personal.items()}
+    )
 
 
 class AccessAudit:
@@ -90,12 +92,12 @@ class AccessAudit:
     def __init__(self) -> None:
         self.reads: dict[tuple[Any, str], set[str]] = {}
 
-    def record(self, source: Any, type_name: str, field_name: str) -> None:
+    def record(self, source: Any, qualified_name: str) -> None:
         key = (source.household_id, source.grant)
         fields = self.reads.get(key)
         if fields is None:
             fields = self.reads[key] = set()
-        fields.add(f"{type_name}.{field_name}")
+        fields.add(qualified_name)
 
 
 class PolicyExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -105,7 +107,7 @@ class PolicyExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         context = self.context_value
         self._denied: dict[str, frozenset[str]] = context.field_policy.denied_for(context.viewer)
-        self._personal: dict[str, frozenset[str]] = context.field_policy.personal
+        self._personal: dict[str, dict[str, str]] = context.field_policy.personal
         self._audit: AccessAudit | None = context.audit
 
     def execute_field(  # type: ignore[override]
@@ -129,9 +131,9 @@ class PolicyExecutor(StrawberryGraphQLCoreExecutionContext):
         if audit is not None:
             personal = self._personal.get(type_name)
             if personal is not None:
-                field_name = field_details_list[0].node.name.value
-                if field_name in personal and source is not None:
-                    audit.record(source, type_name, field_name)
+                qualified = personal.get(field_details_list[0].node.name.value)
+                if qualified is not None and source is not None:
+                    audit.record(source, qualified)
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
