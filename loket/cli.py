@@ -120,6 +120,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from loket.db import migrate, service_database_url
 
+    if settings.dev_signing:
+        logging.getLogger("loket").warning(
+            "tokens are signed with the public development key: set LOKET_JWT_SECRET or "
+            "LOKET_JWT_PUBLIC_KEY_FILE / LOKET_JWT_JWKS_FILE outside development"
+        )
     url = service_database_url()
     asyncio.run(migrate(url))
     if args.demo:
