@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -40,4 +41,20 @@ assert all(p["firstName"] and p["phone"] for n in nodes for p in n["parents"]), 
 assert all(p["workSituation"] is None for n in nodes for p in n["parents"]), nodes
 assert {e["extensions"]["code"] for e in result["errors"]} == {"FORBIDDEN"}, result
 print(f"smoke: counter staff sees {len(nodes)} dossiers, names and phones, no work situation")
+
+# GraphiQL: the page names no other origin, and every asset it names is served here and
+# matches the page's own SRI hash (the browser checks the same).
+sys.path.insert(0, ".")
+from loket.graphiql import ASSET_PREFIX, _sri, assets  # noqa: E402
+
+page_request = urllib.request.Request(URL, headers={"Accept": "text/html"})
+with urllib.request.urlopen(page_request) as response:  # noqa: S310 - fixed local URL
+    page = response.read().decode()
+external = re.findall(r'(?:src|href)="(https?://[^"]+)"', page)
+assert external == [], external
+for package, path, sri in assets():
+    asset_url = f"http://127.0.0.1:8000{ASSET_PREFIX}{package}/{path}"
+    with urllib.request.urlopen(asset_url) as response:
+        assert _sri(response.read()) == sri, asset_url
+print(f"smoke: GraphiQL page and its {len(assets())} assets served locally, SRI hashes match")
 sys.exit(0)

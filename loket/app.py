@@ -8,6 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
@@ -15,7 +16,8 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -25,6 +27,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from loket.auth import TokenError, bearer_token, decode_token
 from loket.context import Context
 from loket.db import to_asyncpg_dsn, tortoise_config
+from loket.graphiql import ASSET_PREFIX, local_html
 from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
 from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
@@ -145,6 +148,10 @@ class LoketGraphQL(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self.field_policy = field_policy
 
+    @property
+    def graphql_ide_html(self) -> str:
+        return local_html()
+
     def parse_json(self, data: str | bytes) -> Any:
         """JSON bodies must be UTF-8 objects (or lists, which batching refuses)."""
         try:
@@ -194,7 +201,11 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(
-    *, database_url: str, schema: LoketSchema | None = None, manage_db: bool = True
+    *,
+    database_url: str,
+    schema: LoketSchema | None = None,
+    manage_db: bool = True,
+    graphiql_dir: Path | None = None,
 ) -> Starlette:
     """The ASGI app. With `manage_db`, Tortoise is opened and closed by the lifespan."""
     the_schema = schema or default_schema()
@@ -218,6 +229,12 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", Authenticate(graphql_app)),
+            Mount(
+                ASSET_PREFIX.rstrip("/"),
+                StaticFiles(
+                    directory=graphiql_dir or settings.data_dir / "graphiql", check_dir=False
+                ),
+            ),
         ],
         lifespan=lifespan,
     )

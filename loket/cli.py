@@ -125,6 +125,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "tokens are signed with the public development key: set LOKET_JWT_SECRET or "
             "LOKET_JWT_PUBLIC_KEY_FILE / LOKET_JWT_JWKS_FILE outside development"
         )
+    if settings.graphiql:
+        from loket.graphiql import ensure_assets
+
+        ensure_assets(settings.data_dir / "graphiql")
     url = service_database_url()
     asyncio.run(migrate(url))
     if args.demo:
