@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -137,6 +138,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(_with_orm(url, load_demo))
     from loket.app import create_app
 
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with Python's default
+    # handler the process would die without running atexit, leaving the embedded
+    # PostgreSQL running. Exit normally instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(database_url=url),
         host=args.host,

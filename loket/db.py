@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,9 +30,39 @@ def embedded_server_uri(data_dir: Path, database: str) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     server = _servers.get(data_dir)
     if server is None:
+        _forget_dead_handles(data_dir)
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
         _servers[data_dir] = server
     return with_database(server.get_uri(), database)
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop processes that died without cleaning up from pgserver's list of users.
+
+    pgserver stops the server when its last user exits, counting users by pid in
+    `.handle_pids.json`; a killed process stays listed forever and the server would
+    then never stop. (File name and lock are those of the pinned pgserver 0.1.4.)
+    """
+    from pgserver.postgres_server import PostgresServer
+
+    path = data_dir / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not path.exists():
+            return
+        pids = json.loads(path.read_text())
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def with_database(uri: str, database: str) -> str:
