@@ -55,3 +55,25 @@ async def test_unexpected_errors_are_masked_and_logged_without_their_message(
     assert [e["message"] for e in result["errors"]] == ["Unexpected error."]
     assert rrn not in caplog.text
     assert "unexpected RuntimeError" in caplog.text
+
+
+def test_handles_of_dead_processes_are_forgotten(tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from loket.db import _forget_dead_handles
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(finished.stdout)
+    (tmp_path / ".handle_pids.json").write_text(json.dumps([dead, os.getpid()]))
+
+    _forget_dead_handles(tmp_path)
+
+    assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]
