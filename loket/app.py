@@ -26,7 +26,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from loket.auth import TokenError, bearer_token, decode_token
 from loket.context import Context
-from loket.db import to_asyncpg_dsn, tortoise_config
+from loket.db import tortoise_config
 from loket.graphiql import ASSET_PREFIX, local_html
 from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
@@ -238,5 +238,4 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    app.state.database_dsn = to_asyncpg_dsn(database_url)
     return app

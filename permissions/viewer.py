@@ -8,7 +8,7 @@ grants of one role never mix with another's.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from models.accounts import Role
@@ -30,13 +30,11 @@ class Viewer:
     # For an INTEGRATOR: the role it acts as (PROVIDER or LOKET).
     acting_as: Role | None = None
     roles: tuple[Role, ...] = ()
-    counter_ids: tuple[int, ...] = ()
     counter_municipalities: tuple[str, ...] = ()
     location_ids: tuple[uuid.UUID, ...] = ()
     location_municipalities: tuple[str, ...] = ()
     referral_organisation_ids: tuple[uuid.UUID, ...] = ()
     sick_child_service_ids: tuple[uuid.UUID, ...] = ()
-    memberships: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
     @property
     def authenticated(self) -> bool:
@@ -52,7 +50,7 @@ ANONYMOUS = Viewer()
 
 _VIEWER_SQL = """
 SELECT u.id, u.email, m.role, m.counter_id, m.referral_organisation_id,
-       m.sick_child_service_id, m.provider_organisation_id,
+       m.sick_child_service_id,
        ARRAY(SELECT cm.municipality_id FROM counter_municipality cm
              WHERE cm.counter_id = m.counter_id) AS counter_munis,
        ARRAY(SELECT l.id FROM provider_location l
@@ -97,7 +95,6 @@ async def load_viewer(conn: Any, user_id: uuid.UUID, requested_role: str | None)
         role=role,
         acting_as=acting_as,
         roles=roles,
-        counter_ids=tuple(sorted({r["counter_id"] for r in mine if r["counter_id"]})),
         counter_municipalities=tuple(sorted({m for r in mine for m in r["counter_munis"]})),
         location_ids=tuple(sorted({loc for r in mine for loc in r["locs"]})),
         location_municipalities=tuple(sorted({m for r in mine for m in r["loc_munis"]})),
@@ -107,5 +104,4 @@ async def load_viewer(conn: Any, user_id: uuid.UUID, requested_role: str | None)
         sick_child_service_ids=tuple(
             sorted({r["sick_child_service_id"] for r in mine if r["sick_child_service_id"]})
         ),
-        memberships=tuple(dict(r) for r in mine),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,8 +23,6 @@ from loket.db import (
     with_database,
 )
 from loket.settings import settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _server_url() -> str:
