@@ -36,6 +36,9 @@ OPEN_APPLICATION_STATUSES = (
     ApplicationStatus.OFFERED,
     ApplicationStatus.WAITLISTED,
 )
+OPEN_APPLICATION_STATUSES_SQL = (
+    "(" + ",".join(f"'{s.value}'" for s in OPEN_APPLICATION_STATUSES) + ")"
+)
 
 
 class CareRequest(Model):

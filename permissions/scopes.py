@@ -12,11 +12,9 @@ from typing import Any
 
 from loket.settings import settings
 from models.accounts import Role
-from models.requests import OPEN_APPLICATION_STATUSES
+from models.requests import OPEN_APPLICATION_STATUSES_SQL
 from permissions.policy import ROLE_GRANTS, WRITE_GRANTS, Grant
 from permissions.viewer import Viewer
-
-_OPEN_APPS = "(" + ",".join(f"'{s.value}'" for s in OPEN_APPLICATION_STATUSES) + ")"
 
 
 class Params:
@@ -43,6 +41,19 @@ def emergency_condition(request: str, household: str, municipalities: str, days:
                         JOIN provider_location el ON el.id = ea.location_id
                         WHERE ea.request_id = {request}.id
                           AND el.municipality_id = ANY({municipalities})))"""
+
+
+def selected_condition(application: str, request: str, locations: str) -> str:
+    """SQL: the request is still open at one of `locations` (provider grant (a))."""
+    return f"""{application}.location_id = ANY({locations}::uuid[])
+        AND {application}.status IN {OPEN_APPLICATION_STATUSES_SQL} AND {request}.status = 'OPEN'"""
+
+
+def _enrolled(enrolment: str, locations: str, retention_years: str) -> str:
+    """SQL: the child is or was enrolled at one of `locations`, within retention (b)."""
+    return f"""{enrolment}.location_id = ANY({locations}::uuid[])
+        AND ({enrolment}.end_date IS NULL
+             OR {enrolment}.end_date > current_date - make_interval(years => {retention_years}))"""
 
 
 def _branches(
@@ -96,15 +107,12 @@ def _branches(
                 Grant.PROVIDER_SELECTED,
                 f"""SELECT r.household_id FROM application a
                     JOIN care_request r ON r.id = a.request_id
-                    WHERE a.location_id = ANY({locs}::uuid[])
-                      AND a.status IN {_OPEN_APPS} AND r.status = 'OPEN'""",
+                    WHERE {selected_condition("a", "r", locs)}""",
             ),
             (
                 Grant.PROVIDER_ENROLLED,
                 f"""SELECT c.household_id FROM enrolment e JOIN child c ON c.id = e.child_id
-                    WHERE e.location_id = ANY({locs}::uuid[])
-                      AND (e.end_date IS NULL
-                           OR e.end_date > current_date - make_interval(years => {retention}))""",
+                    WHERE {_enrolled("e", locs, retention)}""",
             ),
         ]
         if not write:
@@ -168,15 +176,13 @@ def visible_children_condition(
     role = viewer.effective_role
     if role is Role.PROVIDER:
         locs = p.add(list(viewer.location_ids))
+        retention = p.add(settings.retention_years)
         munis = p.add(list(viewer.location_municipalities))
         days = p.add(emergency_days)
         return f"""(EXISTS (SELECT 1 FROM care_request r JOIN application a ON a.request_id = r.id
-                           WHERE r.child_id = {child}.id AND a.location_id = ANY({locs}::uuid[])
-                             AND a.status IN {_OPEN_APPS} AND r.status = 'OPEN')
+                           WHERE r.child_id = {child}.id AND {selected_condition("a", "r", locs)})
                  OR EXISTS (SELECT 1 FROM enrolment e WHERE e.child_id = {child}.id
-                             AND e.location_id = ANY({locs}::uuid[])
-                             AND (e.end_date IS NULL OR e.end_date > current_date
-                                  - make_interval(years => {p.add(settings.retention_years)})))
+                            AND {_enrolled("e", locs, retention)})
                  OR EXISTS (SELECT 1 FROM care_request r JOIN household eh
                               ON eh.id = r.household_id
                             WHERE r.child_id = {child}.id AND

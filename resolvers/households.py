@@ -19,7 +19,14 @@ from permissions.rrn import InvalidRrn, Rrn
 from permissions.scopes import Params, visible_households
 from resolvers import uniqueness, validation
 from resolvers.validation import Errors
-from schema.common import Connection, Edge, PageInfo, decode_cursor, encode_cursor
+from schema.common import (
+    Connection,
+    Edge,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from schema.directives import arg
 from schema.households import (
     ChildInput,
@@ -29,8 +36,6 @@ from schema.households import (
     RegisterHouseholdPayload,
 )
 from schema.regions import Municipality
-
-MAX_PAGE = 100
 
 HOUSEHOLD_SQL = """SELECT h.id, v.grant_name, h.family_situation, h.income_below_threshold,
     h.municipality_id, m.name AS municipality_name
@@ -91,7 +96,7 @@ async def dossiers(
     after: Annotated[str | None, arg("Cursor to continue after.", reason="pagination")] = None,
 ) -> Connection[Household] | None:
     """The dossiers the viewer's grants reach, in a stable order, one page at a time."""
-    size = max(1, min(first, MAX_PAGE))
+    size = page_size(first)
     p = Params()
     visible = visible_households(info.context.viewer, p, emergency_days=settings.emergency_days)
     where = ""
@@ -104,13 +109,7 @@ async def dossiers(
         *p.values,
     )
     nodes = [household_from_row(r) for r in rows[:size]]
-    edges = [Edge(cursor=encode_cursor(n.id), node=n) for n in nodes]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-        ),
-    )
+    return connection([Edge(cursor=encode_cursor(n.id), node=n) for n in nodes], len(rows) > size)
 
 
 def _validate_parent(errors: Errors, path: list[str], data: ParentInput) -> dict[str, Any]:

@@ -216,19 +216,15 @@ class Loaders:
             )
             return _group(keys, rows, "household_id", request_from_row)
 
-        async def load_applications(keys: Sequence[tuple[str, str]]) -> list[list[Application]]:
-            p = Params([[uuid.UUID(k) for k, _ in keys]])
+        async def load_applications(keys: Sequence[Key]) -> list[list[Application]]:
+            p = Params([[k for k, _ in keys]])
             cond = visible_applications_condition(viewer, p, "a")
             rows = await fetch(
                 f"{APPLICATION_SQL} WHERE a.request_id = ANY($1::uuid[]) AND {cond}"
                 " ORDER BY a.preference",
                 *p.values,
             )
-            grants = {uuid.UUID(k): g for k, g in keys}
-            grouped: dict[uuid.UUID, list[Application]] = defaultdict(list)
-            for r in rows:
-                grouped[r["request_id"]].append(application_from_row(r, grants[r["request_id"]]))
-            return [grouped.get(uuid.UUID(k), []) for k, _ in keys]
+            return _group(keys, rows, "request_id", application_from_row)
 
         async def load_locations(keys: Sequence[uuid.UUID]) -> list[ProviderLocation | None]:
             rows = await fetch(

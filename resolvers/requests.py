@@ -14,14 +14,26 @@ from loket.context import Info
 from loket.db import execute, fetch
 from loket.settings import settings
 from models.accounts import Role
-from models.requests import OPEN_APPLICATION_STATUSES
+from models.requests import OPEN_APPLICATION_STATUSES_SQL
 from permissions.policy import POLICY, Ability
-from permissions.scopes import Params, emergency_condition, visible_households
+from permissions.scopes import (
+    Params,
+    emergency_condition,
+    selected_condition,
+    visible_households,
+)
 from resolvers import uniqueness, validation
 from resolvers.households import household_from_row, parse_id
 from resolvers.loaders import APPLICATION_SQL, REQUEST_SQL, application_from_row, request_from_row
 from resolvers.validation import Errors
-from schema.common import Connection, Edge, PageInfo, decode_cursor, encode_cursor
+from schema.common import (
+    Connection,
+    Edge,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from schema.directives import arg
 from schema.requests import (
     InboxEntry,
@@ -29,9 +41,6 @@ from schema.requests import (
     SubmitCareRequestInput,
     SubmitCareRequestPayload,
 )
-
-_OPEN = "(" + ",".join(f"'{s.value}'" for s in OPEN_APPLICATION_STATUSES) + ")"
-MAX_PAGE = 100
 
 INBOX_SQL = """
 SELECT e.request_id, e.application_id, e.reason, e.grant_name, e.submitted_at,
@@ -41,7 +50,7 @@ FROM (
     SELECT r.id AS request_id, r.household_id, a.id AS application_id,
            'SELECTED' AS reason, 'PROVIDER_SELECTED' AS grant_name, r.submitted_at
     FROM application a JOIN care_request r ON r.id = a.request_id
-    WHERE a.location_id = {loc} AND a.status IN {open} AND r.status = 'OPEN'
+    WHERE {selected}
     UNION ALL
     SELECT r.id, r.household_id, NULL, 'EMERGENCY_LIST', 'PROVIDER_EMERGENCY', r.submitted_at
     FROM care_request r JOIN household eh ON eh.id = r.household_id
@@ -68,7 +77,7 @@ async def inbox(
     location = parse_id(location_id)
     if location is None or location not in viewer.location_ids:
         return None
-    size = max(1, min(first, MAX_PAGE))
+    size = page_size(first)
     p = Params()
     loc = p.add(location)
     munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
@@ -85,12 +94,13 @@ async def inbox(
             after_sql = ""
     sql = INBOX_SQL.format(
         loc=loc,
-        open=_OPEN,
+        open=OPEN_APPLICATION_STATUSES_SQL,
+        selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
         emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
         after=after_sql,
         limit=p.add(size + 1),
     )
-    rows = (await fetch(sql, *p.values))[: size + 1]
+    rows = await fetch(sql, *p.values)
     page = rows[:size]
     requests = await _requests_by_id(
         [r["request_id"] for r in page], {r["request_id"]: r["grant_name"] for r in page}
@@ -110,12 +120,7 @@ async def inbox(
         )
         cursor_value = f"{r['submitted_at'].isoformat()}|{r['request_id']}"
         edges.append(Edge(cursor=encode_cursor(cursor_value), node=node))
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-        ),
-    )
+    return connection(edges, len(rows) > size)
 
 
 async def _requests_by_id(ids: list[uuid.UUID], grants: dict[uuid.UUID, str]) -> dict[Any, Any]:

@@ -42,6 +42,23 @@ class UserError:
     message: str = public("Human-readable explanation.", reason="describes the caller's own input")
 
 
+MAX_PAGE = 100
+
+
+def page_size(first: int) -> int:
+    """A requested page size clamped to 1..MAX_PAGE (fetch one more to know if more follow)."""
+    return max(1, min(first, MAX_PAGE))
+
+
+def connection(edges: list[Edge[T]], has_next_page: bool) -> Connection[T]:
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next_page, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
 def encode_cursor(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode()
 

@@ -114,7 +114,7 @@ class CareRequest:
         "The request at each chosen location (providers: their own locations only).",
     )
     async def applications(self, info: Info) -> list[Application] | None:
-        return await info.context.loaders.applications.load((self.id, self.grant))
+        return await info.context.loaders.applications.load((uuid.UUID(self.id), self.grant))
 
 
 @strawberry.enum(description="Why a request is in a location's inbox.")
