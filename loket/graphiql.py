@@ -17,6 +17,7 @@ import logging
 import re
 import tarfile
 import urllib.request
+from functools import lru_cache
 from pathlib import Path
 
 from strawberry.http.ides import get_graphql_ide_html
@@ -67,6 +68,7 @@ def assets(html: str | None = None) -> list[tuple[str, str, str]]:
     return [(m["package"], m["path"], m["sri"]) for m in _ASSET.finditer(page)]
 
 
+@lru_cache(maxsize=1)
 def local_html() -> str:
     """The GraphiQL page with every CDN address replaced by this service's own."""
     return upstream_html().replace(CDN, ASSET_PREFIX)

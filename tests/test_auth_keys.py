@@ -47,7 +47,8 @@ def _pem(private_key) -> bytes:
     )
 
 
-def test_rs256_token_verifies_with_the_configured_public_key(tmp_path: Path, use_settings) -> None:
+def _configure_rsa_public_key(tmp_path: Path, use_settings) -> rsa.RSAPrivateKey:
+    """A fresh RSA key whose public half is the configured verification key."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (tmp_path / "pub.pem").write_bytes(_pem(key))
     use_settings(
@@ -55,6 +56,11 @@ def test_rs256_token_verifies_with_the_configured_public_key(tmp_path: Path, use
         jwt_public_key_file=str(tmp_path / "pub.pem"),
         jwt_algorithms=("RS256", "ES256"),
     )
+    return key
+
+
+def test_rs256_token_verifies_with_the_configured_public_key(tmp_path: Path, use_settings) -> None:
+    key = _configure_rsa_public_key(tmp_path, use_settings)
     claims = _claims()
 
     user_id = auth.decode_token(jwt.encode(claims, key, algorithm="RS256"))
@@ -65,13 +71,7 @@ def test_rs256_token_verifies_with_the_configured_public_key(tmp_path: Path, use
 def test_hs256_token_is_refused_when_asymmetric_keys_are_configured(
     tmp_path: Path, use_settings
 ) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    (tmp_path / "pub.pem").write_bytes(_pem(key))
-    use_settings(
-        jwt_secret=None,
-        jwt_public_key_file=str(tmp_path / "pub.pem"),
-        jwt_algorithms=("RS256", "ES256"),
-    )
+    _configure_rsa_public_key(tmp_path, use_settings)
 
     with pytest.raises(auth.TokenError) as excinfo:
         auth.decode_token(jwt.encode(_claims(), DEV_JWT_SECRET, algorithm="HS256"))
