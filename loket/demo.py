@@ -36,6 +36,7 @@ ADMIN_EMAIL = "admin@demo.loket.be"
 
 REGION = "Leuven"
 # (REFNIS code, name, in the Leuven region): the Interleuven municipalities, and Mechelen.
+# Their postal codes (bpost) are in POSTAL_CODES.
 MUNICIPALITIES = (
     ("24062", "Leuven", True),
     ("24009", "Bertem", True),
@@ -58,6 +59,30 @@ MUNICIPALITIES = (
     ("23094", "Zaventem", True),
     ("12025", "Mechelen", False),
 )
+# Postal codes per municipality (bpost): an address's postal code must be one of them.
+POSTAL_CODES = {
+    "24062": ["3000", "3001", "3010", "3012", "3018"],
+    "24009": ["3060", "3061"],
+    "24011": ["3360"],
+    "24016": ["3370"],
+    "24038": ["3020"],
+    "24043": ["3220", "3221"],
+    "24055": ["3070", "3071", "3078"],
+    "24066": ["3210", "3211", "3212"],
+    "24086": ["3050", "3051", "3052", "3053", "3054"],
+    "24094": ["3110", "3111", "3118"],
+    "24104": ["3080"],
+    "23038": ["1910"],
+    "24033": ["3150"],
+    "24045": ["3040"],
+    "24048": ["3140"],
+    "24109": ["3120", "3128"],
+    "24007": ["3130"],
+    "24014": ["3190", "3191"],
+    "23094": ["1930", "1932", "1933"],
+    "12025": ["2800", "2801", "2811", "2812"],
+}
+
 LEUVEN, BIERBEEK, HERENT, LUBBEEK, MECHELEN = "24062", "24011", "24038", "24066", "12025"
 
 COUNTER = "Loket Kinderopvang Leuven-Oost"
@@ -241,13 +266,16 @@ async def load_demo() -> bool:
     async with in_transaction():
         region, _ = await Region.get_or_create(name=REGION)
         await execute(
-            """INSERT INTO municipality (nis_code, name, region_id)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
+            """INSERT INTO municipality (nis_code, name, region_id, postal_codes)
+               SELECT n, na, r, string_to_array(pc, ' ')
+               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS t(n, na, r, pc)
                ON CONFLICT (nis_code) DO UPDATE
-               SET name = EXCLUDED.name, region_id = EXCLUDED.region_id""",
+               SET name = EXCLUDED.name, region_id = EXCLUDED.region_id,
+                   postal_codes = EXCLUDED.postal_codes""",
             [m[0] for m in MUNICIPALITIES],
             [m[1] for m in MUNICIPALITIES],
             [region.id if m[2] else None for m in MUNICIPALITIES],
+            [" ".join(POSTAL_CODES[m[0]]) for m in MUNICIPALITIES],
         )
         counter, _ = await Counter.get_or_create(name=COUNTER)
         await execute(

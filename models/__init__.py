@@ -5,6 +5,7 @@ MODEL_MODULES = [
     "models.providers",
     "models.accounts",
     "models.households",
+    "models.consents",
     "models.requests",
     "models.services",
     "models.access_log",

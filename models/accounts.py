@@ -25,11 +25,22 @@ class Role(StrEnum):
     INTEGRATOR = "INTEGRATOR"
 
 
+class ReferralKind(StrEnum):
+    """The kind of a referral organisation."""
+
+    OCMW = "OCMW"
+    VDAB = "VDAB"
+    KIND_EN_GEZIN = "KIND_EN_GEZIN"
+    CAW = "CAW"
+    OTHER = "OTHER"
+
+
 class ReferralOrganisation(Model):
     """An organisation of referral workers (toeleiders): OCMW, VDAB, Kind en Gezin, ..."""
 
     id = fields.UUIDField(primary_key=True)
     name = fields.CharField(max_length=200)
+    kind = fields.CharEnumField(ReferralKind, max_length=16, default=ReferralKind.OTHER)
 
     class Meta:
         table = "referral_organisation"
@@ -105,3 +116,17 @@ class Membership(Model):
 
     class Meta:
         table = "membership"
+
+
+class RateLimitWindow(Model):
+    """Fixed-window counters for abuse limits (uniqueness check, sign-in). `key` is a
+    keyed digest, never an email or a number in the clear."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=96)
+    window_start = fields.DatetimeField()
+    hits = fields.IntField(default=0)
+
+    class Meta:
+        table = "rate_limit_window"
+        unique_together = (("key", "window_start"),)

@@ -45,6 +45,28 @@ class RelationToChild(StrEnum):
     OTHER = "OTHER"
 
 
+class InformationSource(StrEnum):
+    """Who entered priority information (work situation, income, ...): providers see it."""
+
+    PARENT = "PARENT"
+    REFERRAL_WORKER = "REFERRAL_WORKER"
+    ADMIN = "ADMIN"
+
+
+class ConsentMethod(StrEnum):
+    """How a parent's consent (a mandate) was given."""
+
+    ONLINE = "ONLINE"
+    SIGNED_FORM = "SIGNED_FORM"
+    IN_PERSON = "IN_PERSON"
+    PHONE = "PHONE"
+
+
+class InvitationKind(StrEnum):
+    PARTNER = "PARTNER"
+    CLAIM = "CLAIM"
+
+
 class Household(Model):
     """A dossier: one or two parents with their children and care requests."""
 
@@ -55,6 +77,19 @@ class Household(Model):
     )
     family_situation = fields.CharEnumField(FamilySituation, max_length=16)
     income_below_threshold = fields.BooleanField(null=True)
+    # Who last entered the priority information above (and for which organisation).
+    situation_source = fields.CharEnumField(
+        InformationSource, max_length=16, default=InformationSource.PARENT
+    )
+    situation_source_organisation: fields.ForeignKeyNullableRelation[ReferralOrganisation] = (
+        fields.ForeignKeyField(
+            "models.ReferralOrganisation",
+            related_name="sourced_households",
+            null=True,
+            on_delete=fields.SET_NULL,
+        )
+    )
+    situation_recorded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -88,6 +123,19 @@ class Parent(Model):
     work_share_percent = fields.SmallIntField(null=True)
     education_level = fields.CharEnumField(EducationLevel, max_length=24)
     relation_to_child = fields.CharEnumField(RelationToChild, max_length=16)
+    # Who last entered the priority information above (and for which organisation).
+    situation_source = fields.CharEnumField(
+        InformationSource, max_length=16, default=InformationSource.PARENT
+    )
+    situation_source_organisation: fields.ForeignKeyNullableRelation[ReferralOrganisation] = (
+        fields.ForeignKeyField(
+            "models.ReferralOrganisation",
+            related_name="sourced_parents",
+            null=True,
+            on_delete=fields.SET_NULL,
+        )
+    )
+    situation_recorded_at = fields.DatetimeField(null=True)
     rrn_hashes: Any = ArrayField(element_type="bytea", null=True)
     rrn_key_ids: Any = ArrayField(element_type="text", null=True)
 
@@ -129,7 +177,49 @@ class Mandate(Model):
         "models.Parent", related_name="mandates_granted", on_delete=fields.CASCADE
     )
     granted_at = fields.DatetimeField(auto_now_add=True)
+    # How and when the parent consented, and who recorded it (a worker starting a dossier
+    # for a family without an account records a consent given on paper or in person).
+    consent_method = fields.CharEnumField(
+        ConsentMethod, max_length=16, default=ConsentMethod.ONLINE
+    )
+    consent_given_at = fields.DatetimeField(null=True)
+    consent_note = fields.CharField(max_length=500, default="")
+    recorded_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="mandates_recorded", null=True, on_delete=fields.SET_NULL
+    )
     revoked_at = fields.DatetimeField(null=True)
+    revoked_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="mandates_revoked", null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "mandate"
+
+
+class Invitation(Model):
+    """A one-time code: a partner joining a household (PARTNER), or a parent claiming a
+    dossier a referral worker started for them (CLAIM). Only a digest of the code is kept."""
+
+    id = fields.UUIDField(primary_key=True)
+    kind = fields.CharEnumField(InvitationKind, max_length=8)
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "models.Household", related_name="invitations", on_delete=fields.CASCADE
+    )
+    # CLAIM: the parent record the claimant becomes.
+    parent: fields.ForeignKeyNullableRelation[Parent] = fields.ForeignKeyField(
+        "models.Parent", related_name="invitations", null=True, on_delete=fields.CASCADE
+    )
+    code_digest = fields.CharField(max_length=64, unique=True)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="invitations_made", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    used_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="invitations_used", null=True, on_delete=fields.SET_NULL
+    )
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "invitation"

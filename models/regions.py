@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
+from tortoise.contrib.postgres.fields import ArrayField
 from tortoise.models import Model
 
 
@@ -21,6 +24,8 @@ class Municipality(Model):
 
     nis_code = fields.CharField(max_length=5, primary_key=True)
     name = fields.CharField(max_length=120)
+    # Postal codes within the municipality; an address must use one of them.
+    postal_codes: Any = ArrayField(element_type="text", default=list)
     region: fields.ForeignKeyNullableRelation[Region] = fields.ForeignKeyField(
         "models.Region", related_name="municipalities", null=True, on_delete=fields.SET_NULL
     )

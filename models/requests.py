@@ -25,6 +25,7 @@ class ApplicationStatus(StrEnum):
     OFFERED = "OFFERED"
     WAITLISTED = "WAITLISTED"
     REFUSED = "REFUSED"
+    DECLINED = "DECLINED"
     ENROLLED = "ENROLLED"
     WITHDRAWN = "WITHDRAWN"
     CLOSED = "CLOSED"
@@ -64,6 +65,7 @@ class CareRequest(Model):
         "models.Mandate", related_name="filed_requests", null=True, on_delete=fields.SET_NULL
     )
     emergency_since = fields.DateField(null=True)
+    closed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "care_request"

@@ -41,12 +41,15 @@ ROLE_GRANTS: dict[Role, frozenset[Grant]] = {
     Role.INTEGRATOR: frozenset(),
 }
 
-# Grants that allow writing the dossier (MISSION.md section 1, column "Write").
+# Grants that allow writing the dossier (MISSION.md section 1, column "Write"); each
+# write ability narrows them further, and counter staff write only their field subset
+# (the input fields' own policies, see `resolvers.access.denied_inputs`).
 WRITE_GRANTS = frozenset(
     {
         Grant.OWN_HOUSEHOLD,
         Grant.ACTIVE_MANDATE,
         Grant.ADMIN,
+        Grant.COUNTER_REGION,
         Grant.PROVIDER_SELECTED,
         Grant.PROVIDER_ENROLLED,
     }
@@ -54,6 +57,9 @@ WRITE_GRANTS = frozenset(
 
 _PROVIDER = (Grant.PROVIDER_SELECTED, Grant.PROVIDER_ENROLLED, Grant.PROVIDER_EMERGENCY)
 _HANDLERS = (Grant.OWN_HOUSEHOLD, Grant.ACTIVE_MANDATE, Grant.ADMIN, *_PROVIDER)
+# The family's side of a dossier: the parents, their referral workers, admins.
+_FAMILY = (Grant.OWN_HOUSEHOLD, Grant.ACTIVE_MANDATE, Grant.ADMIN)
+_FAMILY_ROLES = (Role.PARENT, Role.TOELEIDER, Role.ADMIN)
 
 
 class Ability(StrEnum):
@@ -73,6 +79,9 @@ class Ability(StrEnum):
     REQUEST_DETAILS = "REQUEST_DETAILS"
     PREFERRED_PROVIDERS = "PREFERRED_PROVIDERS"
     APPLICATION_HANDLING = "APPLICATION_HANDLING"
+    DOSSIER_GUIDANCE = "DOSSIER_GUIDANCE"
+    MANDATES = "MANDATES"
+    CONSENTS = "CONSENTS"
     # Entry points and actions.
     SIGNED_IN = "SIGNED_IN"
     OWN_DOSSIER = "OWN_DOSSIER"
@@ -81,6 +90,18 @@ class Ability(StrEnum):
     REGISTER_HOUSEHOLD = "REGISTER_HOUSEHOLD"
     SUBMIT_CARE_REQUEST = "SUBMIT_CARE_REQUEST"
     CHECK_REQUEST_UNIQUENESS = "CHECK_REQUEST_UNIQUENESS"
+    INVITE_PARTNER = "INVITE_PARTNER"
+    JOIN_HOUSEHOLD = "JOIN_HOUSEHOLD"
+    EDIT_DOSSIER = "EDIT_DOSSIER"
+    MANAGE_CHILDREN = "MANAGE_CHILDREN"
+    WITHDRAW_REQUEST = "WITHDRAW_REQUEST"
+    ANSWER_OFFER = "ANSWER_OFFER"
+    MANAGE_CONSENT = "MANAGE_CONSENT"
+    GRANT_MANDATE = "GRANT_MANDATE"
+    REVOKE_MANDATE = "REVOKE_MANDATE"
+    START_DOSSIER = "START_DOSSIER"
+    MANAGE_REFERRAL_ORGANISATIONS = "MANAGE_REFERRAL_ORGANISATIONS"
+    CONSENTED_CONTACTS = "CONSENTED_CONTACTS"
 
 
 @dataclass(frozen=True)
@@ -142,6 +163,11 @@ POLICY: dict[Ability, Rule] = {
     Ability.APPLICATION_HANDLING: _read(
         "status and offer of an application at a location", *_HANDLERS, personal=False
     ),
+    Ability.DOSSIER_GUIDANCE: _read(
+        "next steps and deadlines of a dossier", *_FAMILY, personal=False
+    ),
+    Ability.MANDATES: _read("the mandates given to referral organisations", *_FAMILY),
+    Ability.CONSENTS: _read("a parent's consent ledger", Grant.OWN_HOUSEHOLD, Grant.ADMIN),
     Ability.SIGNED_IN: _act("any signed-in user", *Role),
     Ability.OWN_DOSSIER: _act("the signed-in parent's own dossier", Role.PARENT),
     Ability.LIST_DOSSIERS: _act(
@@ -170,6 +196,46 @@ POLICY: dict[Ability, Rule] = {
         Role.PARENT,
         Role.TOELEIDER,
         Role.ADMIN,
+    ),
+    Ability.INVITE_PARTNER: _act(
+        "invite a partner into one's own household", Role.PARENT, grants=(Grant.OWN_HOUSEHOLD,)
+    ),
+    Ability.JOIN_HOUSEHOLD: _act("join a household with an invitation or claim code", Role.PARENT),
+    Ability.EDIT_DOSSIER: _act(
+        "correct a dossier's data (counter staff: name, address and contact only)",
+        *_FAMILY_ROLES,
+        Role.LOKET,
+        grants=(*_FAMILY, Grant.COUNTER_REGION),
+    ),
+    Ability.MANAGE_CHILDREN: _act(
+        "add children and record a birth", *_FAMILY_ROLES, grants=_FAMILY
+    ),
+    Ability.WITHDRAW_REQUEST: _act(
+        "withdraw a request or one chosen location", *_FAMILY_ROLES, grants=_FAMILY
+    ),
+    Ability.ANSWER_OFFER: _act(
+        "accept or decline an offered place", *_FAMILY_ROLES, grants=_FAMILY
+    ),
+    Ability.MANAGE_CONSENT: _act(
+        "grant or revoke one's own consents", Role.PARENT, grants=(Grant.OWN_HOUSEHOLD,)
+    ),
+    Ability.GRANT_MANDATE: _act(
+        "give a referral organisation a mandate", Role.PARENT, grants=(Grant.OWN_HOUSEHOLD,)
+    ),
+    Ability.REVOKE_MANDATE: _act(
+        "end a mandate (the parent, the organisation itself, or an admin)",
+        *_FAMILY_ROLES,
+        grants=_FAMILY,
+    ),
+    Ability.START_DOSSIER: _act(
+        "start a dossier for a family without an account, with their recorded consent",
+        Role.TOELEIDER,
+    ),
+    Ability.MANAGE_REFERRAL_ORGANISATIONS: _act(
+        "manage referral organisations and their staff", Role.ADMIN
+    ),
+    Ability.CONSENTED_CONTACTS: _act(
+        "contact details of parents whose consent for a purpose is active now", Role.ADMIN
     ),
 }
 

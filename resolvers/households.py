@@ -112,7 +112,7 @@ async def dossiers(
     return connection([Edge(cursor=encode_cursor(n.id), node=n) for n in nodes], len(rows) > size)
 
 
-def _validate_parent(errors: Errors, path: list[str], data: ParentInput) -> dict[str, Any]:
+def validate_parent(errors: Errors, path: list[str], data: ParentInput) -> dict[str, Any]:
     values: dict[str, Any] = {
         "first_name": validation.required_text(errors, [*path, "firstName"], data.first_name, 100),
         "last_name": validation.required_text(errors, [*path, "lastName"], data.last_name, 100),
@@ -137,7 +137,7 @@ def _validate_parent(errors: Errors, path: list[str], data: ParentInput) -> dict
     return values
 
 
-def _validate_child(
+def validate_child(
     errors: Errors, path: list[str], data: ChildInput, today: datetime.date
 ) -> tuple[dict[str, Any], Rrn | None]:
     values: dict[str, Any] = {
@@ -173,6 +173,25 @@ def _validate_child(
     return values, rrn
 
 
+async def check_residence(errors: Errors, path: list[str], values: dict[str, Any]) -> None:
+    """The municipality exists and the postal code lies in it (when its codes are known)."""
+    rows = await fetch(
+        "SELECT postal_codes FROM municipality WHERE nis_code = $1", values["municipality_id"]
+    )
+    if not rows:
+        errors.add(
+            [*path, "municipalityNisCode"],
+            "UNKNOWN_MUNICIPALITY",
+            "No municipality has this NIS code.",
+        )
+    elif rows[0]["postal_codes"] and values["postal_code"] not in rows[0]["postal_codes"]:
+        errors.add(
+            [*path, "postalCode"],
+            "POSTAL_CODE_MISMATCH",
+            "This postal code does not belong to the chosen municipality.",
+        )
+
+
 async def register_household(
     info: Info, input: Annotated[RegisterHouseholdInput, arg("The household to register.")]
 ) -> RegisterHouseholdPayload:
@@ -180,8 +199,8 @@ async def register_household(
     viewer = info.context.viewer
     today = datetime.date.today()
     errors = Errors()
-    parent_values = _validate_parent(errors, ["input", "applicant"], input.applicant)
-    child_values, child_rrn = _validate_child(errors, ["input", "child"], input.child, today)
+    parent_values = validate_parent(errors, ["input", "applicant"], input.applicant)
+    child_values, child_rrn = validate_child(errors, ["input", "child"], input.child, today)
     parent_rrn: Rrn | None = None
     if input.applicant.rrn is not None:
         try:
@@ -193,16 +212,7 @@ async def register_household(
                 "Not a valid national register number.",
             )
     if not errors:
-        known = await fetch(
-            "SELECT nis_code FROM municipality WHERE nis_code = $1",
-            parent_values["municipality_id"],
-        )
-        if not known:
-            errors.add(
-                ["input", "applicant", "municipalityNisCode"],
-                "UNKNOWN_MUNICIPALITY",
-                "No municipality has this NIS code.",
-            )
+        await check_residence(errors, ["input", "applicant"], parent_values)
     if errors:
         return RegisterHouseholdPayload(household=None, errors=errors.items)
 

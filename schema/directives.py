@@ -114,6 +114,13 @@ def guarded_mutation(ability: AbilityModel, description: str, **kwargs: Any) -> 
     )
 
 
+def public_mutation(description: str, reason: str, **kwargs: Any) -> Any:
+    """A mutation open to everyone, anonymous included (sign-up, sign-in, reports)."""
+    return strawberry.mutation(
+        description=description, directives=[Public(reason=reason)], **kwargs
+    )
+
+
 def public(description: str, reason: str, **kwargs: Any) -> Any:
     return strawberry.field(description=description, directives=[Public(reason=reason)], **kwargs)
 
