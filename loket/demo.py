@@ -8,7 +8,15 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from loket.db import execute, fetch
-from models.accounts import Membership, ReferralOrganisation, Role, SickChildService, User
+from loket.passwords import hash_password
+from models.accounts import (
+    Membership,
+    ReferralKind,
+    ReferralOrganisation,
+    Role,
+    SickChildService,
+    User,
+)
 from models.households import (
     Child,
     EducationLevel,
@@ -35,6 +43,8 @@ from resolvers import uniqueness
 ADMIN_EMAIL = "admin@demo.loket.be"
 
 REGION = "Leuven"
+# Every demo user signs in with this password (demo data only; never in production).
+DEMO_PASSWORD = "demo-loket-2026"  # noqa: S105
 # (REFNIS code, name, in the Leuven region): the Interleuven municipalities, and Mechelen.
 # Their postal codes (bpost) are in POSTAL_CODES.
 MUNICIPALITIES = (
@@ -297,13 +307,18 @@ async def load_demo() -> bool:
             "counter": {COUNTER: counter},
             "provider_location": locations,
             "provider_organisation": orgs,
-            "referral_organisation": {OCMW: await ReferralOrganisation.create(name=OCMW)},
+            "referral_organisation": {
+                OCMW: await ReferralOrganisation.create(name=OCMW, kind=ReferralKind.OCMW)
+            },
             "sick_child_service": {SICK_SERVICE: await SickChildService.create(name=SICK_SERVICE)},
         }
 
         users: dict[str, User] = {}
+        demo_hash = hash_password(DEMO_PASSWORD)
         for email, display_name, role, column, key in USERS:
-            users[email] = await User.create(email=email, display_name=display_name)
+            users[email] = await User.create(
+                email=email, display_name=display_name, password_hash=demo_hash
+            )
             scope = {column: scopes[column][key]} if column and key else {}
             await Membership.create(user=users.get(email), role=role, **scope)
 

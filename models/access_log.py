@@ -20,13 +20,16 @@ class AccessLogEntry(Model):
     )
     role = fields.CharField(max_length=24)
     grant_name = fields.CharField(max_length=32)
-    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
-        "models.Household", related_name="access_log_entries", on_delete=fields.CASCADE
+    # Null only for a uniqueness check about a child outside the caller's dossiers.
+    household: fields.ForeignKeyNullableRelation[Household] = fields.ForeignKeyField(
+        "models.Household", related_name="access_log_entries", null=True, on_delete=fields.CASCADE
     )
     # Qualified GraphQL field names, e.g. "Parent.phone".
     fields_read: Any = fields.JSONField()
     operation_name = fields.CharField(max_length=200, null=True)
     request_id = fields.CharField(max_length=36)
+    # For uniqueness checks: ANSWERED, NOT_FOUND or RATE_LIMITED (null for plain reads).
+    outcome = fields.CharField(max_length=16, null=True)
 
     class Meta:
         table = "access_log"

@@ -192,10 +192,9 @@ POLICY: dict[Ability, Rule] = {
         grants=(Grant.OWN_HOUSEHOLD, Grant.ACTIVE_MANDATE, Grant.ADMIN),
     ),
     Ability.CHECK_REQUEST_UNIQUENESS: _act(
-        "check whether a child already has an open request",
-        Role.PARENT,
-        Role.TOELEIDER,
-        Role.ADMIN,
+        "check whether one's own child already has an open request (rate-limited, logged)",
+        *_FAMILY_ROLES,
+        grants=_FAMILY,
     ),
     Ability.INVITE_PARTNER: _act(
         "invite a partner into one's own household", Role.PARENT, grants=(Grant.OWN_HOUSEHOLD,)

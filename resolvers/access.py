@@ -79,7 +79,9 @@ def denied_inputs(info: Info, data: Any, path: list[str], errors: Errors) -> Non
     definition = data.__strawberry_definition__
     for sfield in definition.fields:
         value = getattr(data, sfield.python_name)
-        if not provided(value) or value is None:
+        # Omitted fields change nothing; on update inputs (default UNSET) an explicit
+        # null clears the field, so it needs the field's policy as much as a value does.
+        if not provided(value) or (value is None and sfield.default is None):
             continue
         for directive in sfield.directives:
             if isinstance(directive, Policy) and not allowed_for_role(

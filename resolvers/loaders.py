@@ -17,16 +17,25 @@ from strawberry.dataloader import DataLoader
 
 from loket.db import fetch
 from loket.settings import settings
+from models.households import InformationSource as SourceKind
 from permissions.scopes import (
     Params,
     visible_applications_condition,
     visible_children_condition,
 )
 from permissions.viewer import Viewer
-from schema.households import Child, Parent
+from schema.households import Child, InformationSource, Parent
 from schema.providers import ProviderLocation
 from schema.regions import Municipality
-from schema.requests import Application, CareDay, CareRequest, DayPart, Weekday
+from schema.requests import (
+    Application,
+    CareDay,
+    CareRequest,
+    DayPart,
+    FiledByKind,
+    RequestOrigin,
+    Weekday,
+)
 
 Key = tuple[uuid.UUID, str]
 WEEKDAYS = [d.value for d in Weekday]
@@ -57,6 +66,14 @@ def location_from_row(r: Any) -> ProviderLocation:
     )
 
 
+def source_from_row(r: Any) -> InformationSource:
+    return InformationSource(
+        kind=SourceKind(r["situation_source"]),
+        organisation_name=r["situation_source_organisation"],
+        recorded_at=r["situation_recorded_at"],
+    )
+
+
 def parent_from_row(r: Any, grant: str) -> Parent:
     return Parent(
         id=strawberry.ID(str(r["id"])),
@@ -77,6 +94,8 @@ def parent_from_row(r: Any, grant: str) -> Parent:
         work_situation=r["work_situation"],
         work_share_percent=r["work_share_percent"],
         education_level=r["education_level"],
+        situation_source=source_from_row(r),
+        has_account=r["user_id"] is not None,
     )
 
 
@@ -113,6 +132,10 @@ def request_from_row(r: Any, grant: str) -> CareRequest:
         status=r["status"],
         submitted_at=r["submitted_at"],
         on_emergency_list=r["on_emergency_list"],
+        filed_by=RequestOrigin(
+            kind=FiledByKind(r["filed_by_kind"]), organisation_name=r["filed_by_organisation"]
+        ),
+        closed_at=r["closed_at"],
     )
 
 
@@ -134,7 +157,9 @@ def application_from_row(r: Any, grant: str) -> Application:
 PARENT_SQL = """SELECT p.id, p.household_id, p.first_name, p.last_name, p.street, p.postal_code,
     p.municipality_id, pm.name AS municipality_name, p.phone, p.email, p.nationality,
     p.birthplace, p.home_language, p.relation_to_child, p.is_applicant, p.work_situation,
-    p.work_share_percent, p.education_level
+    p.work_share_percent, p.education_level, p.user_id, p.situation_source,
+    p.situation_recorded_at, (SELECT name FROM referral_organisation
+        WHERE id = p.situation_source_organisation_id) AS situation_source_organisation
 FROM parent p JOIN municipality pm ON pm.nis_code = p.municipality_id"""
 
 CHILD_SQL = """SELECT c.id, c.household_id, c.first_name, c.last_name, c.nickname,
@@ -145,7 +170,15 @@ REQUEST_SQL = """SELECT r.id, r.household_id, r.child_id, r.desired_start_date,
     (r.status = 'OPEN' AND r.desired_start_date <= current_date + {days}::int)
         AS on_emergency_list,
     ARRAY(SELECT a.location_id FROM application a WHERE a.request_id = r.id
-          ORDER BY a.preference) AS location_ids
+          ORDER BY a.preference) AS location_ids,
+    r.closed_at,
+    CASE WHEN r.filed_via_mandate_id IS NOT NULL THEN 'REFERRAL_WORKER'
+         WHEN r.filed_by_id IS NULL OR EXISTS (SELECT 1 FROM parent fp
+              WHERE fp.user_id = r.filed_by_id AND fp.household_id = r.household_id)
+         THEN 'PARENT' ELSE 'ADMIN' END AS filed_by_kind,
+    (SELECT ro.name FROM mandate fm
+     JOIN referral_organisation ro ON ro.id = fm.referral_organisation_id
+     WHERE fm.id = r.filed_via_mandate_id) AS filed_by_organisation
 FROM care_request r"""
 
 APPLICATION_SQL = """SELECT a.id, a.request_id, r.household_id, a.preference, a.status,
@@ -241,3 +274,18 @@ class Loaders:
         self.requests = DataLoader(load_fn=load_requests)
         self.applications = DataLoader(load_fn=load_applications)
         self.locations = DataLoader(load_fn=load_locations)
+
+        # Mandates and consent ledgers are built in their own modules, imported late
+        # because those modules import this one.
+        async def load_mandates(keys: Sequence[Key]) -> list[list[Any]]:
+            from resolvers.mandates import mandates_of_households
+
+            return await mandates_of_households(viewer, keys)
+
+        async def load_consents(keys: Sequence[Key]) -> list[list[Any]]:
+            from resolvers.consents import consents_of_households
+
+            return await consents_of_households(keys)
+
+        self.mandates = DataLoader(load_fn=load_mandates)
+        self.consents = DataLoader(load_fn=load_consents)

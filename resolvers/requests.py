@@ -14,7 +14,7 @@ from loket.context import Info
 from loket.db import execute, fetch
 from loket.settings import settings
 from models.accounts import Role
-from models.requests import OPEN_APPLICATION_STATUSES_SQL
+from models.requests import OPEN_APPLICATION_STATUSES, OPEN_APPLICATION_STATUSES_SQL
 from permissions.policy import POLICY, Ability
 from permissions.scopes import (
     Params,
@@ -23,7 +23,8 @@ from permissions.scopes import (
     visible_households,
 )
 from resolvers import uniqueness, validation
-from resolvers.households import household_from_row, parse_id
+from resolvers.access import parse_id, provided, writable
+from resolvers.households import HOUSEHOLD_COLUMNS, household_from_row
 from resolvers.loaders import APPLICATION_SQL, REQUEST_SQL, application_from_row, request_from_row
 from resolvers.validation import Errors
 from schema.common import (
@@ -36,16 +37,29 @@ from schema.common import (
 )
 from schema.directives import arg
 from schema.requests import (
+    AcceptOfferPayload,
+    AddChosenLocationsInput,
+    AddChosenLocationsPayload,
+    AnswerOfferInput,
+    CareDayInput,
+    DeclineOfferPayload,
     InboxEntry,
     InboxReason,
+    NextStep,
+    NextStepKind,
     SubmitCareRequestInput,
     SubmitCareRequestPayload,
+    UpdateCareRequestInput,
+    UpdateCareRequestPayload,
+    WithdrawApplicationInput,
+    WithdrawApplicationPayload,
+    WithdrawCareRequestInput,
+    WithdrawCareRequestPayload,
 )
 
 INBOX_SQL = """
 SELECT e.request_id, e.application_id, e.reason, e.grant_name, e.submitted_at,
-       h.id, h.family_situation, h.income_below_threshold, h.municipality_id,
-       m.name AS municipality_name
+       {household_columns}
 FROM (
     SELECT r.id AS request_id, r.household_id, a.id AS application_id,
            'SELECTED' AS reason, 'PROVIDER_SELECTED' AS grant_name, r.submitted_at
@@ -93,6 +107,7 @@ async def inbox(
         except ValueError:
             after_sql = ""
     sql = INBOX_SQL.format(
+        household_columns=HOUSEHOLD_COLUMNS,
         loc=loc,
         open=OPEN_APPLICATION_STATUSES_SQL,
         selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
@@ -134,6 +149,46 @@ async def _requests_by_id(ids: list[uuid.UUID], grants: dict[uuid.UUID, str]) ->
     return {r["id"]: request_from_row(r, grants[r["id"]]) for r in rows}
 
 
+def check_pattern(errors: Errors, path: list[str], pattern: list[CareDayInput]) -> None:
+    days = [d.day.value for d in pattern]
+    if not days:
+        errors.add(path, "REQUIRED", "Choose at least one day.")
+    elif len(set(days)) != len(days):
+        errors.add(path, "DUPLICATE_DAY", "Each day at most once.")
+
+
+def check_note(errors: Errors, path: list[str], note: str) -> str:
+    cleaned = note.strip()
+    if len(cleaned) > 2000:
+        errors.add(path, "TOO_LONG", "At most 2000 characters.")
+    return cleaned
+
+
+async def check_locations(
+    errors: Errors, path: list[str], ids: list[strawberry.ID], already: int
+) -> list[uuid.UUID]:
+    """Existing, distinct locations; with the `already` chosen ones, at most the maximum."""
+    location_ids = [parse_id(x) for x in ids]
+    maximum = settings.max_chosen_locations
+    if not location_ids or already + len(location_ids) > maximum:
+        errors.add(path, "COUNT", f"Choose between 1 and {maximum} locations in all.")
+    elif len(set(location_ids)) != len(location_ids):
+        errors.add(path, "DUPLICATE_LOCATION", "Each location at most once.")
+    elif None in location_ids:
+        errors.add(path, "NOT_FOUND", "Unknown location.")
+    else:
+        found = await fetch(
+            "SELECT count(*) AS n FROM provider_location WHERE id = ANY($1::uuid[])", location_ids
+        )
+        if found[0]["n"] != len(location_ids):
+            errors.add(path, "NOT_FOUND", "Unknown location.")
+    return [x for x in location_ids if x is not None]
+
+
+def pattern_json(pattern: list[CareDayInput]) -> str:
+    return orjson.dumps({d.day.value: d.part.value for d in pattern}).decode()
+
+
 async def submit_care_request(
     info: Info, input: Annotated[SubmitCareRequestInput, arg("The request to file.")]
 ) -> SubmitCareRequestPayload:
@@ -157,29 +212,14 @@ async def submit_care_request(
     if target is None:
         errors.add(["input", "childId"], "NOT_FOUND", "No such child in a dossier you may write.")
     validation.in_future(errors, ["input", "desiredStartDate"], input.desired_start_date, today)
-    days = [d.day.value for d in input.care_pattern]
-    if not days:
-        errors.add(["input", "carePattern"], "REQUIRED", "Choose at least one day.")
-    elif len(set(days)) != len(days):
-        errors.add(["input", "carePattern"], "DUPLICATE_DAY", "Each day at most once.")
-    location_ids = [parse_id(x) for x in input.location_ids]
-    maximum = settings.max_chosen_locations
-    if not location_ids or len(location_ids) > maximum:
-        errors.add(["input", "locationIds"], "COUNT", f"Choose between 1 and {maximum} locations.")
-    elif len(set(location_ids)) != len(location_ids):
-        errors.add(["input", "locationIds"], "DUPLICATE_LOCATION", "Each location at most once.")
-    elif None in location_ids:
-        errors.add(["input", "locationIds"], "NOT_FOUND", "Unknown location.")
-    else:
-        found = await fetch(
-            "SELECT count(*) AS n FROM provider_location WHERE id = ANY($1::uuid[])", location_ids
-        )
-        if found[0]["n"] != len(location_ids):
-            errors.add(["input", "locationIds"], "NOT_FOUND", "Unknown location.")
-    note = input.note.strip()
-    if len(note) > 2000:
-        errors.add(["input", "note"], "TOO_LONG", "At most 2000 characters.")
+    check_pattern(errors, ["input", "carePattern"], input.care_pattern)
+    location_ids = await check_locations(errors, ["input", "locationIds"], input.location_ids, 0)
+    note = check_note(errors, ["input", "note"], input.note)
     if errors or target is None:
+        return SubmitCareRequestPayload(care_request=None, errors=errors.items)
+    # Submitting runs the uniqueness check: it counts against the same limit and log.
+    if not await uniqueness.count_check(info, target["household_id"], target["grant_name"]):
+        errors.add(["input", "childId"], "RATE_LIMITED", "Too many checks; try again later.")
         return SubmitCareRequestPayload(care_request=None, errors=errors.items)
 
     request_id = uuid.uuid4()
@@ -209,7 +249,7 @@ async def submit_care_request(
             target["household_id"],
             target["id"],
             input.desired_start_date,
-            orjson.dumps({d.day.value: d.part.value for d in input.care_pattern}).decode(),
+            pattern_json(input.care_pattern),
             note,
             viewer.user_id,
             mandate,
@@ -224,3 +264,384 @@ async def submit_care_request(
         )
     created = await _requests_by_id([request_id], {request_id: target["grant_name"]})
     return SubmitCareRequestPayload(care_request=created[request_id], errors=[])
+
+
+# --- The family's answers: withdraw, accept or decline, correct, add locations. ---------
+
+_NO_REQUEST = "No such request in a dossier you may write."
+_NO_APPLICATION = "No such application in a dossier you may write."
+
+# Locks, always in this order: the request row, its applications, the location, the child.
+# Each lock is its own statement and the reads come after it: in READ COMMITTED a
+# statement that waited for a lock still reads the rest from its older snapshot.
+_LOCK_REQUEST_OF_APPLICATION = """SELECT r.id FROM application a
+JOIN care_request r ON r.id = a.request_id WHERE a.id = $1 FOR UPDATE OF r, a"""
+
+_APPLICATION_STATE = f"""SELECT a.id, a.status, a.reply_deadline, a.offered_start_date,
+    a.location_id, r.id AS request_id, r.status AS request_status, r.child_id,
+    r.desired_start_date,
+    (SELECT count(*) FROM application o WHERE o.request_id = r.id AND o.id <> a.id
+       AND o.status IN {OPEN_APPLICATION_STATUSES_SQL}) AS other_open
+FROM application a JOIN care_request r ON r.id = a.request_id
+WHERE a.id = $1"""
+
+
+async def _lock_application(application_id: uuid.UUID) -> Any:
+    await fetch(_LOCK_REQUEST_OF_APPLICATION, application_id)
+    return (await fetch(_APPLICATION_STATE, application_id))[0]
+
+
+async def _result(payload: Any, request_id: uuid.UUID, grant: str, errors: Errors) -> Any:
+    if errors:
+        return payload(care_request=None, errors=errors.items)
+    found = await _requests_by_id([request_id], {request_id: grant})
+    return payload(care_request=found.get(request_id), errors=[])
+
+
+async def withdraw_care_request(
+    info: Info, input: Annotated[WithdrawCareRequestInput, arg("The request to withdraw.")]
+) -> WithdrawCareRequestPayload:
+    """Withdraw an open request at every location; it leaves the emergency list too."""
+    errors = Errors()
+    target = await writable(info, "request", input.request_id, Ability.WITHDRAW_REQUEST)
+    if target is None:
+        errors.add(["input", "requestId"], "NOT_FOUND", _NO_REQUEST)
+        return WithdrawCareRequestPayload(care_request=None, errors=errors.items)
+    request_id, _, grant = target
+    async with in_transaction():
+        rows = await fetch("SELECT status FROM care_request WHERE id = $1 FOR UPDATE", request_id)
+        if rows[0]["status"] != "OPEN":
+            errors.add(["input", "requestId"], "NOT_OPEN", "The request is no longer open.")
+        else:
+            await execute(
+                f"""UPDATE application SET status = 'WITHDRAWN', updated_at = now()
+                    WHERE request_id = $1 AND status IN {OPEN_APPLICATION_STATUSES_SQL}""",
+                request_id,
+            )
+            await execute(
+                """UPDATE care_request SET status = 'WITHDRAWN', closed_at = now(),
+                       emergency_since = NULL WHERE id = $1""",
+                request_id,
+            )
+    return await _result(WithdrawCareRequestPayload, request_id, grant, errors)
+
+
+async def withdraw_application(
+    info: Info, input: Annotated[WithdrawApplicationInput, arg("The location to withdraw.")]
+) -> WithdrawApplicationPayload:
+    """Withdraw the request at one location; the others stay open. The last open location
+    cannot be withdrawn alone: withdraw the request instead."""
+    errors = Errors()
+    target = await writable(info, "application", input.application_id, Ability.WITHDRAW_REQUEST)
+    if target is None:
+        errors.add(["input", "applicationId"], "NOT_FOUND", _NO_APPLICATION)
+        return WithdrawApplicationPayload(care_request=None, errors=errors.items)
+    application_id, _, grant = target
+    async with in_transaction():
+        row = await _lock_application(application_id)
+        if row["request_status"] != "OPEN" or row["status"] not in OPEN_APPLICATION_STATUSES:
+            errors.add(["input", "applicationId"], "NOT_OPEN", "This location is not open.")
+        elif row["other_open"] == 0:
+            errors.add(
+                ["input", "applicationId"],
+                "LAST_OPEN_LOCATION",
+                "This is the last open location; withdraw the whole request instead.",
+            )
+        else:
+            await execute(
+                "UPDATE application SET status = 'WITHDRAWN', updated_at = now() WHERE id = $1",
+                application_id,
+            )
+    return await _result(WithdrawApplicationPayload, row["request_id"], grant, errors)
+
+
+async def accept_offer(
+    info: Info, input: Annotated[AnswerOfferInput, arg("The offer to accept.")]
+) -> AcceptOfferPayload:
+    """Accept an offered place: the child is enrolled, the request is fulfilled (it leaves
+    the emergency list) and every other location's application closes. Under row locks,
+    so concurrent acceptances never exceed the location's capacity in the start month nor
+    give a child two places."""
+    today = datetime.date.today()
+    errors = Errors()
+    target = await writable(info, "application", input.application_id, Ability.ANSWER_OFFER)
+    if target is None:
+        errors.add(["input", "applicationId"], "NOT_FOUND", _NO_APPLICATION)
+        return AcceptOfferPayload(care_request=None, errors=errors.items)
+    application_id, _, grant = target
+    path = ["input", "applicationId"]
+    async with in_transaction():
+        row = await _lock_application(application_id)
+        start = row["offered_start_date"] or row["desired_start_date"]
+        if row["request_status"] != "OPEN":
+            errors.add(path, "NOT_OPEN", "The request is no longer open.")
+        elif row["status"] != "OFFERED":
+            errors.add(path, "NOT_OFFERED", "This location has not offered a place.")
+        elif row["reply_deadline"] is not None and row["reply_deadline"] < today:
+            errors.add(path, "OFFER_EXPIRED", "The reply deadline of this offer has passed.")
+        if not errors:
+            # Lock first, count in a later statement: a statement that waited for the
+            # lock still sees its own (older) snapshot, the next one sees the commits.
+            await fetch(
+                "SELECT 1 FROM provider_location WHERE id = $1 FOR UPDATE", row["location_id"]
+            )
+            place = await fetch(
+                """SELECT l.capacity, (SELECT count(*) FROM enrolment e
+                     WHERE e.location_id = l.id
+                       AND e.start_date < date_trunc('month', $2::date) + interval '1 month'
+                       AND (e.end_date IS NULL
+                            OR e.end_date >= date_trunc('month', $2::date))) AS taken
+                   FROM provider_location l WHERE l.id = $1""",
+                row["location_id"],
+                start,
+            )
+            await fetch("SELECT 1 FROM child WHERE id = $1 FOR UPDATE", row["child_id"])
+            enrolled = await fetch(
+                """SELECT EXISTS (SELECT 1 FROM enrolment WHERE child_id = $1
+                                  AND end_date IS NULL) AS found""",
+                row["child_id"],
+            )
+            if place[0]["taken"] >= place[0]["capacity"]:
+                errors.add(path, "LOCATION_FULL", "The location has no place left that month.")
+            elif enrolled[0]["found"]:
+                errors.add(path, "ALREADY_ENROLLED", "The child already holds a place.")
+        if not errors:
+            await execute(
+                """INSERT INTO enrolment (id, child_id, location_id, request_id, start_date)
+                   VALUES (gen_random_uuid(), $1, $2, $3, $4)""",
+                row["child_id"],
+                row["location_id"],
+                row["request_id"],
+                start,
+            )
+            await execute(
+                f"""UPDATE application SET updated_at = now(),
+                       status = CASE WHEN id = $2 THEN 'ENROLLED' ELSE 'CLOSED' END
+                    WHERE request_id = $1
+                      AND (id = $2 OR status IN {OPEN_APPLICATION_STATUSES_SQL})""",
+                row["request_id"],
+                application_id,
+            )
+            await execute(
+                """UPDATE care_request SET status = 'FULFILLED', closed_at = now(),
+                       emergency_since = NULL WHERE id = $1""",
+                row["request_id"],
+            )
+    return await _result(AcceptOfferPayload, row["request_id"], grant, errors)
+
+
+async def decline_offer(
+    info: Info, input: Annotated[AnswerOfferInput, arg("The offer to decline.")]
+) -> DeclineOfferPayload:
+    """Decline an offered place; the request stays open at the other locations."""
+    errors = Errors()
+    target = await writable(info, "application", input.application_id, Ability.ANSWER_OFFER)
+    if target is None:
+        errors.add(["input", "applicationId"], "NOT_FOUND", _NO_APPLICATION)
+        return DeclineOfferPayload(care_request=None, errors=errors.items)
+    application_id, _, grant = target
+    async with in_transaction():
+        row = await _lock_application(application_id)
+        if row["request_status"] != "OPEN" or row["status"] != "OFFERED":
+            errors.add(
+                ["input", "applicationId"], "NOT_OFFERED", "This location has no open offer."
+            )
+        else:
+            await execute(
+                "UPDATE application SET status = 'DECLINED', updated_at = now() WHERE id = $1",
+                application_id,
+            )
+    return await _result(DeclineOfferPayload, row["request_id"], grant, errors)
+
+
+async def update_care_request(
+    info: Info, input: Annotated[UpdateCareRequestInput, arg("The corrections.")]
+) -> UpdateCareRequestPayload:
+    """Correct an open request's start date, care pattern or note."""
+    today = datetime.date.today()
+    errors = Errors()
+    target = await writable(info, "request", input.request_id, Ability.SUBMIT_CARE_REQUEST)
+    if target is None:
+        errors.add(["input", "requestId"], "NOT_FOUND", _NO_REQUEST)
+    changes: dict[str, Any] = {}
+    if provided(input.desired_start_date):
+        if input.desired_start_date is None:
+            errors.add(["input", "desiredStartDate"], "REQUIRED", "This field is required.")
+        else:
+            validation.in_future(
+                errors, ["input", "desiredStartDate"], input.desired_start_date, today
+            )
+            changes["desired_start_date"] = input.desired_start_date
+    if provided(input.care_pattern):
+        check_pattern(errors, ["input", "carePattern"], input.care_pattern or [])
+        changes["care_pattern"] = pattern_json(input.care_pattern or [])
+    if provided(input.note):
+        changes["note"] = check_note(errors, ["input", "note"], input.note or "")
+    if errors or target is None:
+        return UpdateCareRequestPayload(care_request=None, errors=errors.items)
+    request_id, _, grant = target
+    async with in_transaction():
+        rows = await fetch("SELECT status FROM care_request WHERE id = $1 FOR UPDATE", request_id)
+        if rows[0]["status"] != "OPEN":
+            errors.add(["input", "requestId"], "NOT_OPEN", "The request is no longer open.")
+        elif changes:
+            await execute(
+                """UPDATE care_request SET
+                       desired_start_date = coalesce($2, desired_start_date),
+                       care_pattern = coalesce($3::jsonb, care_pattern),
+                       note = coalesce($4, note)
+                   WHERE id = $1""",
+                request_id,
+                changes.get("desired_start_date"),
+                changes.get("care_pattern"),
+                changes.get("note"),
+            )
+    return await _result(UpdateCareRequestPayload, request_id, grant, errors)
+
+
+async def add_chosen_locations(
+    info: Info, input: Annotated[AddChosenLocationsInput, arg("The locations to add.")]
+) -> AddChosenLocationsPayload:
+    """Choose more locations for an open request, after the ones chosen before."""
+    errors = Errors()
+    path = ["input", "locationIds"]
+    target = await writable(info, "request", input.request_id, Ability.SUBMIT_CARE_REQUEST)
+    if target is None:
+        errors.add(["input", "requestId"], "NOT_FOUND", _NO_REQUEST)
+        return AddChosenLocationsPayload(care_request=None, errors=errors.items)
+    request_id, _, grant = target
+    async with in_transaction():
+        rows = await fetch(
+            """SELECT r.status, ARRAY(SELECT location_id FROM application
+                                      WHERE request_id = r.id) AS chosen
+               FROM care_request r WHERE r.id = $1 FOR UPDATE""",
+            request_id,
+        )
+        chosen = set(rows[0]["chosen"])
+        if rows[0]["status"] != "OPEN":
+            errors.add(["input", "requestId"], "NOT_OPEN", "The request is no longer open.")
+            return AddChosenLocationsPayload(care_request=None, errors=errors.items)
+        location_ids = await check_locations(errors, path, input.location_ids, len(chosen))
+        if not errors and chosen & set(location_ids):
+            errors.add(path, "ALREADY_CHOSEN", "A location is already chosen for this request.")
+        if not errors:
+            await execute(
+                """INSERT INTO application (id, request_id, location_id, preference, status,
+                       updated_at)
+                   SELECT gen_random_uuid(), $1, loc,
+                          ord + (SELECT coalesce(max(preference), 0) FROM application
+                                 WHERE request_id = $1), 'PENDING', now()
+                   FROM unnest($2::uuid[]) WITH ORDINALITY AS t(loc, ord)""",
+                request_id,
+                location_ids,
+            )
+    return await _result(AddChosenLocationsPayload, request_id, grant, errors)
+
+
+# --- The dashboard's "what next". ---------------------------------------------------------
+
+_REPLIED = {"REFUSED", "DECLINED", "WITHDRAWN", "CLOSED"}
+
+
+async def next_steps(info: Info, household_id: uuid.UUID, grant: str) -> list[NextStep]:
+    """What the family should do next, most urgent first: answer offers before their
+    deadline, record births, file requests for children without one, choose more
+    locations when every chosen one said no; otherwise, what they are waiting for."""
+    loaders = info.context.loaders
+    today = datetime.date.today()
+    children = await loaders.children.load((household_id, grant))
+    requests = await loaders.requests.load((household_id, grant))
+    applications = await loaders.applications.load_many(
+        [(uuid.UUID(r.id), grant) for r in requests]
+    )
+    steps: list[NextStep] = []
+    requested = {r.child_id for r in requests if r.status != "WITHDRAWN"}
+    for request, apps in zip(requests, applications, strict=True):
+        if request.status != "OPEN":
+            continue
+        rid = strawberry.ID(request.id)
+        cid = strawberry.ID(str(request.child_id))
+        for a in apps:
+            if a.status != "OFFERED":
+                continue
+            start = a.offered_start_date or request.desired_start_date
+            if a.reply_deadline is not None and a.reply_deadline < today:
+                steps.append(
+                    NextStep(
+                        kind=NextStepKind.OFFER_EXPIRED,
+                        message=f"The offer of {a.location.name} expired on {a.reply_deadline}; "
+                        "contact the location.",
+                        deadline=a.reply_deadline,
+                        child_id=cid,
+                        request_id=rid,
+                        application_id=strawberry.ID(a.id),
+                    )
+                )
+            else:
+                until = f" by {a.reply_deadline}" if a.reply_deadline else ""
+                steps.append(
+                    NextStep(
+                        kind=NextStepKind.REPLY_TO_OFFER,
+                        message=f"{a.location.name} offers a place from {start}: "
+                        f"accept or decline{until}.",
+                        deadline=a.reply_deadline,
+                        child_id=cid,
+                        request_id=rid,
+                        application_id=strawberry.ID(a.id),
+                    )
+                )
+        waiting = [a for a in apps if a.status in ("PENDING", "WAITLISTED")]
+        if apps and all(a.status in _REPLIED for a in apps):
+            steps.append(
+                NextStep(
+                    kind=NextStepKind.CHOOSE_MORE_LOCATIONS,
+                    message="No chosen location can offer a place: choose more locations.",
+                    deadline=None,
+                    child_id=cid,
+                    request_id=rid,
+                    application_id=None,
+                )
+            )
+        elif waiting:
+            emergency = (
+                " The request is on the emergency list." if request.on_emergency_list else ""
+            )
+            steps.append(
+                NextStep(
+                    kind=NextStepKind.WAIT_FOR_ANSWERS,
+                    message=f"Waiting for an answer from {len(waiting)} location(s).{emergency}",
+                    deadline=None,
+                    child_id=cid,
+                    request_id=rid,
+                    application_id=None,
+                )
+            )
+    for child in children:
+        cid = strawberry.ID(child.id)
+        expected = child.expected_birth_date
+        if child.birth_date is None and expected is not None and expected <= today:
+            steps.append(
+                NextStep(
+                    kind=NextStepKind.RECORD_BIRTH,
+                    message=f"Record the birth date and national register number of "
+                    f"{child.first_name}.",
+                    deadline=None,
+                    child_id=cid,
+                    request_id=None,
+                    application_id=None,
+                )
+            )
+        if uuid.UUID(child.id) not in requested:
+            steps.append(
+                NextStep(
+                    kind=NextStepKind.FILE_REQUEST,
+                    message=f"File a care request for {child.first_name}.",
+                    deadline=None,
+                    child_id=cid,
+                    request_id=None,
+                    application_id=None,
+                )
+            )
+    order = list(NextStepKind)
+    steps.sort(key=lambda s: (order.index(s.kind), s.deadline or datetime.date.max))
+    return steps

@@ -10,11 +10,16 @@ import datetime
 import uuid
 from typing import Annotated
 
+import strawberry
+
+from loket import limits
 from loket.context import Info
 from loket.db import execute, fetch
 from loket.errors import InvalidInput
-from permissions.rrn import InvalidRrn, Rrn
-from schema.directives import rrn_argument
+from loket.settings import settings
+from permissions.policy import Ability
+from permissions.rrn import Rrn
+from schema.directives import arg
 
 
 async def child_has_open_request(rrn: Rrn) -> bool:
@@ -46,11 +51,14 @@ async def child_has_open_request_by_id(child_id: uuid.UUID) -> bool:
     return bool(rows[0]["found"])
 
 
-async def parent_rrn_registered(rrn: Rrn) -> bool:
-    """One account per parent: is a parent with this RRN already registered?"""
+async def parent_rrn_registered(rrn: Rrn, excluding: uuid.UUID | None = None) -> bool:
+    """One account per parent: is a parent with this RRN already registered (other than
+    `excluding`, the parent being corrected)?"""
     rows = await fetch(
-        "SELECT EXISTS (SELECT 1 FROM parent WHERE rrn_hashes && $1::bytea[]) AS found",
+        """SELECT EXISTS (SELECT 1 FROM parent WHERE rrn_hashes && $1::bytea[]
+                          AND id IS DISTINCT FROM $2::uuid) AS found""",
         list(rrn.hashes().values()),
+        excluding,
     )
     return bool(rows[0]["found"])
 
@@ -78,6 +86,11 @@ async def store_child_rrn(child_id: uuid.UUID, rrn: Rrn) -> None:
 async def lock_parent_identity(rrn: Rrn) -> None:
     """Serialise registrations of one person (any of their digests) until the transaction
     ends. Locks are taken in a global order, so two holders cannot deadlock."""
+    await lock_rrn(rrn)
+
+
+async def lock_rrn(rrn: Rrn) -> None:
+    """Serialise every write involving this number until the transaction ends."""
     await fetch(
         """SELECT pg_advisory_xact_lock(k) FROM (
                SELECT DISTINCT hashtextextended(encode(d, 'hex'), 0) AS k
@@ -97,9 +110,12 @@ def birth_date_matches(rrn: Rrn, birth_date: datetime.date) -> bool:
     return encoded is None or encoded == birth_date
 
 
-async def lock_child_identity(child_id: uuid.UUID) -> None:
+async def lock_child_identity(
+    child_id: uuid.UUID, new_expected: datetime.date | None = None
+) -> None:
     """Serialise request submissions for one child (same RRN, or same unborn child),
-    across households, until the transaction ends."""
+    across households, until the transaction ends. With `new_expected`, also the unborn
+    key the child is about to move to (all locks in one sorted statement: no deadlock)."""
     await fetch(
         """SELECT pg_advisory_xact_lock(k) FROM (
                SELECT DISTINCT hashtextextended(encode(d, 'hex'), 0) AS k
@@ -107,21 +123,97 @@ async def lock_child_identity(child_id: uuid.UUID) -> None:
                UNION
                SELECT hashtextextended(household_id::text || ':' || expected_birth_date::text, 0)
                FROM child WHERE id = $1 AND rrn_hashes IS NULL
+               UNION
+               SELECT hashtextextended(household_id::text || ':' || $2::date::text, 0)
+               FROM child WHERE id = $1 AND $2::date IS NOT NULL
                ORDER BY 1) s""",
         child_id,
+        new_expected,
     )
 
 
+async def child_rrn_conflicts(child_id: uuid.UUID, rrn: Rrn) -> tuple[bool, bool]:
+    """For recording a birth: (another child of the same household already has this
+    number, both this child and another child with this number have open requests)."""
+    rows = await fetch(
+        """SELECT
+             EXISTS (SELECT 1 FROM child o JOIN child me ON me.id = $1
+                     WHERE o.household_id = me.household_id AND o.id <> me.id
+                       AND o.rrn_hashes && $2::bytea[]) AS duplicate,
+             EXISTS (SELECT 1 FROM care_request r WHERE r.child_id = $1 AND r.status = 'OPEN')
+             AND EXISTS (SELECT 1 FROM child o JOIN care_request r ON r.child_id = o.id
+                         WHERE o.id <> $1 AND o.rrn_hashes && $2::bytea[]
+                           AND r.status = 'OPEN') AS open_elsewhere""",
+        child_id,
+        list(rrn.hashes().values()),
+    )
+    return bool(rows[0]["duplicate"]), bool(rows[0]["open_elsewhere"])
+
+
+async def count_check(info: Info, household_id: uuid.UUID | None, grant: str | None) -> bool:
+    """Every uniqueness decision goes through here: it counts against the caller's hourly
+    limit (so the check cannot be used as an oracle) and is written to the access log,
+    parents' own calls included. False when the limit is reached."""
+    viewer = info.context.viewer
+    allowed = await limits.hit(
+        limits.digest("uniqueness", str(viewer.user_id)), settings.uniqueness_checks_per_hour, 3600
+    )
+    outcome = "RATE_LIMITED" if not allowed else "ANSWERED" if household_id else "NOT_FOUND"
+    await execute(
+        """INSERT INTO access_log (at, viewer_id, role, grant_name, household_id, fields_read,
+               operation_name, request_id, outcome)
+           VALUES (now(), $1, $2, $3, $4, '["uniqueness check"]'::jsonb, $5, $6, $7)""",
+        viewer.user_id,
+        viewer.role.value if viewer.role else "ANONYMOUS",
+        grant or "NONE",
+        household_id,
+        info.operation.name.value if info.operation.name else None,
+        info.context.request_id,
+        outcome,
+    )
+    return allowed
+
+
 async def has_open_request(
-    info: Info,
-    child_rrn: Annotated[
-        str, rrn_argument("National register number of the child (never stored by this call).")
-    ],
+    info: Info, child_id: Annotated[strawberry.ID, arg("One of your own children.")]
 ) -> bool | None:
-    """Whether an open care request already exists for this child anywhere on the platform.
-    Says nothing about who filed it."""
-    try:
-        rrn = Rrn.parse(child_rrn)
-    except InvalidRrn:
-        raise InvalidInput("INVALID_RRN", "Not a valid national register number.") from None
-    return await child_has_open_request(rrn)
+    """Whether an open care request already exists, anywhere on the platform, for one of
+    the caller's own children (by its RRN hash, or for an unborn child by household and
+    expected date). Says nothing about who filed it; rate-limited and logged."""
+    from resolvers.access import writable
+
+    target = await writable(info, "child", child_id, Ability.CHECK_REQUEST_UNIQUENESS)
+    household_id, grant = (target[1], target[2]) if target else (None, None)
+    if not await count_check(info, household_id, grant):
+        raise InvalidInput("RATE_LIMITED", "Too many uniqueness checks; try again later.")
+    if target is None:
+        raise InvalidInput("NOT_FOUND", "No such child in a dossier you may write.")
+    return await child_has_open_request_by_id(target[0])
+
+
+async def child_rrn_in_household(household_id: uuid.UUID, rrn: Rrn) -> bool:
+    """Does the dossier already hold a child with this number (the same child twice)?"""
+    rows = await fetch(
+        """SELECT EXISTS (SELECT 1 FROM child WHERE household_id = $1
+                          AND rrn_hashes && $2::bytea[]) AS found""",
+        household_id,
+        list(rrn.hashes().values()),
+    )
+    return bool(rows[0]["found"])
+
+
+async def unborn_request_clash(child_id: uuid.UUID, expected: datetime.date) -> bool:
+    """Would moving an unborn child with an open request to `expected` make it look like
+    another unborn child of the household that has one (the unborn uniqueness key)?"""
+    rows = await fetch(
+        """SELECT EXISTS (SELECT 1 FROM care_request r WHERE r.child_id = $1
+                          AND r.status = 'OPEN')
+              AND EXISTS (SELECT 1 FROM child me JOIN child o
+                            ON o.household_id = me.household_id AND o.id <> me.id
+                          JOIN care_request r ON r.child_id = o.id AND r.status = 'OPEN'
+                          WHERE me.id = $1 AND o.birth_date IS NULL
+                            AND o.expected_birth_date = $2) AS found""",
+        child_id,
+        expected,
+    )
+    return bool(rows[0]["found"])

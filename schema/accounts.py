@@ -1,13 +1,22 @@
-"""The signed-in viewer."""
+"""Accounts: the signed-in viewer, signing up and in, and a partner joining a household."""
 
 from __future__ import annotations
+
+import datetime
+from typing import Any
 
 import strawberry
 
 from models.accounts import Role
-from schema.directives import public
+from schema.common import UserError
+from schema.directives import Public, input_field, public
+from schema.households import Household, ParentInput
 
 _OWN = "the viewer's own account"
+_CREDENTIALS = "the caller's own credentials, sent to create or open their account"
+_SESSION = "the caller's own new session, returned only to them"
+_STRUCTURE = "payload structure; the dossier's fields carry their own policy"
+_ERRORS = "the caller's own input"
 
 
 @strawberry.type(description="The signed-in user and the role this request acts in.")
@@ -20,4 +29,88 @@ class Viewer:
     )
     roles: list[Role] = public(
         "All roles the user holds (choose one per request with X-Loket-Role).", reason=_OWN
+    )
+
+
+def _credential(description: str) -> Any:
+    return strawberry.field(description=description, directives=[Public(reason=_CREDENTIALS)])
+
+
+@strawberry.input(description="A new parent account.")
+class SignUpInput:
+    email: str = _credential("Email address to sign in with (compared case-insensitively).")
+    password: str = _credential(
+        "Password: long enough (PASSWORD_TOO_SHORT tells the minimum), at most 1024 "
+        "characters, not the email address. Never stored, logged or returned."
+    )
+    display_name: str = _credential("Name to greet the user by.")
+
+
+@strawberry.input(description="Email address and password of an existing account.")
+class SignInInput:
+    email: str = _credential("Email address of the account.")
+    password: str = _credential("Password of the account. Never stored, logged or returned.")
+
+
+@strawberry.type(description="Result of signUp: a session for the new account.")
+class SignUpPayload:
+    token: str | None = public(
+        "Bearer token for `Authorization: Bearer <token>`; null when there are errors.",
+        reason=_SESSION,
+    )
+    expires_at: datetime.datetime | None = public(
+        "When the token stops working; null when there are errors.", reason=_SESSION
+    )
+    viewer: Viewer | None = public("The new account; null when there are errors.", reason=_OWN)
+    errors: list[UserError] = public(
+        "What is wrong with the input; empty on success.", reason=_ERRORS
+    )
+
+
+@strawberry.type(description="Result of signIn: a session for the account.")
+class SignInPayload:
+    token: str | None = public(
+        "Bearer token for `Authorization: Bearer <token>`; null when there are errors.",
+        reason=_SESSION,
+    )
+    expires_at: datetime.datetime | None = public(
+        "When the token stops working; null when there are errors.", reason=_SESSION
+    )
+    viewer: Viewer | None = public(
+        "The signed-in account; null when there are errors.", reason=_OWN
+    )
+    errors: list[UserError] = public(
+        "What went wrong; empty on success. The same code for an unknown email, a wrong "
+        "password and a closed account.",
+        reason=_ERRORS,
+    )
+
+
+@strawberry.type(description="Result of invitePartner: a one-time code for the partner.")
+class InvitePartnerPayload:
+    code: str | None = public(
+        "The invitation code, shown only this once (only a digest is kept); give it to "
+        "the partner. Null when there are errors.",
+        reason="a one-time secret returned only to the parent who made it",
+    )
+    expires_at: datetime.datetime | None = public(
+        "Until when the code can be used; null when there are errors.",
+        reason="describes the caller's own invitation",
+    )
+    errors: list[UserError] = public("What went wrong; empty on success.", reason=_ERRORS)
+
+
+@strawberry.input(description="Join a household as its second parent, with an invitation code.")
+class AcceptPartnerInvitationInput:
+    code: str = input_field("The invitation code the other parent received.")
+    partner: ParentInput = input_field("The partner (the signed-in parent).")
+
+
+@strawberry.type(description="Result of acceptPartnerInvitation.")
+class AcceptPartnerInvitationPayload:
+    household: Household | None = public(
+        "The joined dossier, null when there are errors.", reason=_STRUCTURE
+    )
+    errors: list[UserError] = public(
+        "What is wrong with the input; empty on success.", reason=_ERRORS
     )

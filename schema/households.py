@@ -16,6 +16,7 @@ import strawberry
 from loket.context import Info
 from models.households import EducationLevel as EducationLevelModel
 from models.households import FamilySituation as FamilySituationModel
+from models.households import InformationSource as InformationSourceModel
 from models.households import RelationToChild as RelationToChildModel
 from models.households import WorkSituation as WorkSituationModel
 from permissions.policy import Ability
@@ -24,7 +25,9 @@ from schema.directives import guarded, input_field, public, rrn_input_field
 from schema.regions import Municipality
 
 if TYPE_CHECKING:
-    from schema.requests import CareRequest
+    from schema.consents import Consent
+    from schema.mandates import Mandate
+    from schema.requests import CareRequest, NextStep
 
 strawberry.enum(
     WorkSituationModel, name="WorkSituation", description="What a parent does (priority rules)."
@@ -41,7 +44,24 @@ strawberry.enum(
 )
 RelationToChild = RelationToChildModel
 
+strawberry.enum(
+    InformationSourceModel,
+    name="InformationSourceKind",
+    description="Who entered priority information: the parent, a referral worker, an admin.",
+)
+InformationSourceKind = InformationSourceModel
+
 _ID = "opaque identifier, reveals nothing; the object itself is already scoped"
+_PART = "part of a field that carries its own policy"
+
+
+@strawberry.type(description="Where priority information came from, so providers know its source.")
+class InformationSource:
+    kind: InformationSourceKind = public("Who entered it.", reason=_PART)
+    organisation_name: str | None = public(
+        "The referral organisation, when a referral worker entered it.", reason=_PART
+    )
+    recorded_at: datetime.datetime | None = public("When it was last entered.", reason=_PART)
 
 
 @strawberry.type(description="A parent (applicant or partner) of a dossier.")
@@ -70,6 +90,13 @@ class Parent:
         Ability.PARENT_SITUATION, "Share of a full-time job, when working."
     )
     education_level: EducationLevel | None = guarded(Ability.PARENT_SITUATION, "Education level.")
+    situation_source: InformationSource | None = guarded(
+        Ability.PARENT_SITUATION, "Who entered the work situation and education level."
+    )
+    has_account: bool | None = guarded(
+        Ability.PARENT_PROFILE,
+        "Whether the parent has an account (a dossier started by a referral worker may not).",
+    )
 
 
 @strawberry.type(description="A child of a dossier, possibly not born yet.")
@@ -101,6 +128,9 @@ class Household:
     residence: Municipality | None = guarded(
         Ability.PARENT_ADDRESS, "Municipality where the household lives."
     )
+    situation_source: InformationSource | None = guarded(
+        Ability.PARENT_SITUATION, "Who entered the family situation and income."
+    )
 
     @public(
         "The grant under which the viewer reaches this dossier.",
@@ -117,11 +147,42 @@ class Household:
     async def children(self, info: Info) -> list[Child] | None:
         return await info.context.loaders.children.load((self.household_id, self.grant))
 
+    @guarded(
+        Ability.DOSSIER_GUIDANCE,
+        "What the family should do next, most urgent first, with deadlines.",
+    )
+    async def next_steps(
+        self, info: Info
+    ) -> list[Annotated[NextStep, strawberry.lazy("schema.requests")]] | None:
+        from resolvers.requests import next_steps
+
+        return await next_steps(info, self.household_id, self.grant)
+
     @guarded(Ability.HOUSEHOLD_REQUESTS, "Care requests of the dossier (scoped to the grant).")
     async def requests(
         self, info: Info
     ) -> list[Annotated[CareRequest, strawberry.lazy("schema.requests")]] | None:
         return await info.context.loaders.requests.load((self.household_id, self.grant))
+
+    @guarded(
+        Ability.MANDATES,
+        "Mandates the parents gave referral organisations, active and revoked, newest first "
+        "(a referral worker sees only their own organisation's).",
+    )
+    async def mandates(
+        self, info: Info
+    ) -> list[Annotated[Mandate, strawberry.lazy("schema.mandates")]] | None:
+        return await info.context.loaders.mandates.load((self.household_id, self.grant))
+
+    @guarded(
+        Ability.CONSENTS,
+        "The parents' consents for uses beyond handling the request (which needs none): one "
+        "entry per parent and purpose with any grant or revocation.",
+    )
+    async def consents(
+        self, info: Info
+    ) -> list[Annotated[Consent, strawberry.lazy("schema.consents")]] | None:
+        return await info.context.loaders.consents.load((self.household_id, self.grant))
 
 
 @strawberry.input(description="A parent's data, as entered by the parent.")
@@ -186,6 +247,100 @@ class RegisterHouseholdInput:
 class RegisterHouseholdPayload:
     household: Household | None = public(
         "The new dossier, null when there are errors.",
+        reason="payload structure; the dossier's fields carry their own policy",
+    )
+    errors: list[UserError] = public(
+        "What is wrong with the input; empty on success.", reason="the caller's own input"
+    )
+
+
+@strawberry.input(
+    description="Correct a parent's data: only the fields given change. Counter staff may "
+    "change name, address and contact details only."
+)
+class UpdateParentInput:
+    parent_id: strawberry.ID = input_field("The parent to correct.")
+    first_name: str | None = input_field(
+        "First name.", Ability.PARENT_NAME, default=strawberry.UNSET
+    )
+    last_name: str | None = input_field(
+        "Family name.", Ability.PARENT_NAME, default=strawberry.UNSET
+    )
+    nationality: str | None = input_field(
+        "Nationality (ISO 3166 alpha-2).", Ability.PARENT_PROFILE, default=strawberry.UNSET
+    )
+    birthplace: str | None = input_field(
+        "Place of birth.", Ability.PARENT_PROFILE, default=strawberry.UNSET
+    )
+    home_language: str | None = input_field(
+        "Home language (ISO 639-1).", Ability.PARENT_PROFILE, default=strawberry.UNSET
+    )
+    relation_to_child: RelationToChild | None = input_field(
+        "Relation to the child.", Ability.PARENT_PROFILE, default=strawberry.UNSET
+    )
+    street: str | None = input_field(
+        "Street and number.", Ability.PARENT_ADDRESS, default=strawberry.UNSET
+    )
+    postal_code: str | None = input_field(
+        "Belgian postal code.", Ability.PARENT_ADDRESS, default=strawberry.UNSET
+    )
+    municipality_nis_code: str | None = input_field(
+        "NIS code of the municipality of residence.",
+        Ability.PARENT_ADDRESS,
+        default=strawberry.UNSET,
+    )
+    phone: str | None = input_field(
+        "Phone number.", Ability.PARENT_CONTACT, default=strawberry.UNSET
+    )
+    email: str | None = input_field(
+        "Email address.", Ability.PARENT_CONTACT, default=strawberry.UNSET
+    )
+    work_situation: WorkSituation | None = input_field(
+        "Work situation.", Ability.PARENT_SITUATION, default=strawberry.UNSET
+    )
+    work_share_percent: int | None = input_field(
+        "Share of a full-time job (1-100), when working; null to clear.",
+        Ability.PARENT_SITUATION,
+        default=strawberry.UNSET,
+    )
+    education_level: EducationLevel | None = input_field(
+        "Education level.", Ability.PARENT_SITUATION, default=strawberry.UNSET
+    )
+    rrn: str | None = rrn_input_field(
+        "National register number, to add or correct it: checked for one account per parent, "
+        "kept only as a keyed hash, never shown.",
+        default=strawberry.UNSET,
+    )
+
+
+@strawberry.type(description="Result of updateParent.")
+class UpdateParentPayload:
+    parent: Parent | None = public(
+        "The corrected parent, null when there are errors.",
+        reason="payload structure; the parent's fields carry their own policy",
+    )
+    errors: list[UserError] = public(
+        "What is wrong with the input; empty on success.", reason="the caller's own input"
+    )
+
+
+@strawberry.input(description="Correct a dossier's family situation and income.")
+class UpdateHouseholdInput:
+    household_id: strawberry.ID = input_field("The dossier to correct.")
+    family_situation: FamilySituation | None = input_field(
+        "One- or two-parent family.", Ability.PARENT_SITUATION, default=strawberry.UNSET
+    )
+    income_below_threshold: bool | None = input_field(
+        "Joint taxable income below the threshold (null: not told).",
+        Ability.PARENT_SITUATION,
+        default=strawberry.UNSET,
+    )
+
+
+@strawberry.type(description="Result of updateHousehold.")
+class UpdateHouseholdPayload:
+    household: Household | None = public(
+        "The corrected dossier, null when there are errors.",
         reason="payload structure; the dossier's fields carry their own policy",
     )
     errors: list[UserError] = public(

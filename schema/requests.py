@@ -55,6 +55,23 @@ class CareDay:
     part: DayPart | None = guarded(Ability.REQUEST_DETAILS, "Full day or half day.")
 
 
+@strawberry.enum(description="Who filed a request.")
+class FiledByKind(Enum):
+    PARENT = "PARENT"
+    REFERRAL_WORKER = "REFERRAL_WORKER"
+    ADMIN = "ADMIN"
+
+
+@strawberry.type(
+    description="Who filed a request: the parent, or a referral worker (with mandate)."
+)
+class RequestOrigin:
+    kind: FiledByKind = public("Parent, referral worker or admin.", reason="part of filedBy")
+    organisation_name: str | None = public(
+        "The referral organisation, for a request filed under a mandate.", reason="part of filedBy"
+    )
+
+
 @strawberry.type(description="A care request at one chosen location.")
 class Application:
     id: strawberry.ID = public("Opaque identifier.", reason="opaque identifier")
@@ -98,6 +115,12 @@ class CareRequest:
     on_emergency_list: bool | None = guarded(
         Ability.REQUEST_DETAILS,
         "Whether the request is on the emergency list (open, start 60 days away or closer).",
+    )
+    filed_by: RequestOrigin | None = guarded(
+        Ability.REQUEST_DETAILS, "Who filed the request (parent or referral worker)."
+    )
+    closed_at: datetime.datetime | None = guarded(
+        Ability.REQUEST_DETAILS, "When the request was fulfilled or withdrawn."
     )
 
     @guarded(Ability.HOUSEHOLD_CHILDREN, "The child the request is for.")
@@ -170,4 +193,111 @@ class SubmitCareRequestPayload:
     )
     errors: list[UserError] = public(
         "What is wrong with the input; empty on success.", reason="the caller's own input"
+    )
+
+
+@strawberry.enum(description="What the family should do next.")
+class NextStepKind(Enum):
+    REPLY_TO_OFFER = "REPLY_TO_OFFER"
+    OFFER_EXPIRED = "OFFER_EXPIRED"
+    RECORD_BIRTH = "RECORD_BIRTH"
+    FILE_REQUEST = "FILE_REQUEST"
+    CHOOSE_MORE_LOCATIONS = "CHOOSE_MORE_LOCATIONS"
+    WAIT_FOR_ANSWERS = "WAIT_FOR_ANSWERS"
+
+
+_STEP = "part of nextSteps, which carries the policy"
+
+
+@strawberry.type(description="One thing the family should do (or wait for), with its deadline.")
+class NextStep:
+    kind: NextStepKind = public("What to do.", reason=_STEP)
+    message: str = public("The same, in words.", reason=_STEP)
+    deadline: datetime.date | None = public("By when, if there is a deadline.", reason=_STEP)
+    child_id: strawberry.ID | None = public("The child it is about.", reason=_STEP)
+    request_id: strawberry.ID | None = public("The request it is about.", reason=_STEP)
+    application_id: strawberry.ID | None = public(
+        "The application (location) it is about.", reason=_STEP
+    )
+
+
+_PAYLOAD = "payload structure; the request's fields carry their own policy"
+
+
+@strawberry.type(description="A care request after a change, or what was wrong.")
+class CareRequestResult:
+    care_request: CareRequest | None = public(
+        "The request after the change, null when there are errors.", reason=_PAYLOAD
+    )
+    errors: list[UserError] = public(
+        "What is wrong with the input; empty on success.", reason="the caller's own input"
+    )
+
+
+@strawberry.type(description="Result of withdrawCareRequest.")
+class WithdrawCareRequestPayload(CareRequestResult):
+    pass
+
+
+@strawberry.type(description="Result of withdrawApplication.")
+class WithdrawApplicationPayload(CareRequestResult):
+    pass
+
+
+@strawberry.type(description="Result of acceptOffer.")
+class AcceptOfferPayload(CareRequestResult):
+    pass
+
+
+@strawberry.type(description="Result of declineOffer.")
+class DeclineOfferPayload(CareRequestResult):
+    pass
+
+
+@strawberry.type(description="Result of updateCareRequest.")
+class UpdateCareRequestPayload(CareRequestResult):
+    pass
+
+
+@strawberry.type(description="Result of addChosenLocations.")
+class AddChosenLocationsPayload(CareRequestResult):
+    pass
+
+
+@strawberry.input(description="Withdraw a whole care request (all its locations).")
+class WithdrawCareRequestInput:
+    request_id: strawberry.ID = input_field("The request.")
+
+
+@strawberry.input(description="Withdraw the request at one chosen location only.")
+class WithdrawApplicationInput:
+    application_id: strawberry.ID = input_field("The application (request at one location).")
+
+
+@strawberry.input(description="Answer an offered place.")
+class AnswerOfferInput:
+    application_id: strawberry.ID = input_field("The application with the offer.")
+
+
+@strawberry.input(description="Correct an open request: only the fields given change.")
+class UpdateCareRequestInput:
+    request_id: strawberry.ID = input_field("The request.")
+    desired_start_date: datetime.date | None = input_field(
+        "Date from which care is wanted (in the future).",
+        Ability.REQUEST_DETAILS,
+        default=strawberry.UNSET,
+    )
+    care_pattern: list[CareDayInput] | None = input_field(
+        "Days and parts of days (at least one).", Ability.REQUEST_DETAILS, default=strawberry.UNSET
+    )
+    note: str | None = input_field(
+        "Free-text note.", Ability.REQUEST_DETAILS, default=strawberry.UNSET
+    )
+
+
+@strawberry.input(description="Add locations to an open request, after the ones chosen before.")
+class AddChosenLocationsInput:
+    request_id: strawberry.ID = input_field("The request.")
+    location_ids: list[strawberry.ID] = input_field(
+        "Locations to add, in order of preference.", Ability.PREFERRED_PROVIDERS
     )

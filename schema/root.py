@@ -22,8 +22,17 @@ from strawberry.types import ExecutionContext
 
 from permissions.engine import PolicyExecutor
 from permissions.policy import Ability
-from resolvers import accounts, households, providers, requests, uniqueness
-from schema.directives import guarded, guarded_mutation, public
+from resolvers import (
+    accounts,
+    children,
+    consents,
+    households,
+    mandates,
+    providers,
+    requests,
+    uniqueness,
+)
+from schema.directives import guarded, guarded_mutation, public, public_mutation
 
 log = logging.getLogger("loket.graphql")
 
@@ -55,7 +64,8 @@ class Query:
     )
     has_open_request = guarded(
         Ability.CHECK_REQUEST_UNIQUENESS,
-        "The uniqueness check: is there an open request for this child?",
+        "The uniqueness check for one of the caller's own children: is there an open request "
+        "for it anywhere? Rate-limited per account and written to the access log.",
         resolver=uniqueness.has_open_request,
     )
     locations = public(
@@ -66,10 +76,94 @@ class Query:
     municipalities = public(
         "Municipalities known to the platform.", reason=_PUBLIC, resolver=providers.municipalities
     )
+    referral_organisations = public(
+        "Referral organisations (OCMW, VDAB, Kind en Gezin, ...), by name: whom a parent may "
+        "give a mandate.",
+        reason="public directory of organisations, no personal data",
+        resolver=mandates.referral_organisations,
+    )
+    referral_workers = guarded(
+        Ability.MANAGE_REFERRAL_ORGANISATIONS,
+        "The current workers of a referral organisation; null for an unknown organisation.",
+        resolver=mandates.referral_workers,
+    )
+    consented_contacts = guarded(
+        Ability.CONSENTED_CONTACTS,
+        "Parents whose consent for a purpose is active now (decided at query time), with "
+        "their contact details; every read is written to the access log.",
+        resolver=consents.consented_contacts,
+    )
 
 
 @strawberry.type(description="Entry points for writing; each runs in one transaction.")
 class Mutation:
+    sign_up = public_mutation(
+        "Create a parent account and sign in to it.",
+        reason="authentication: the caller has no account or token yet",
+        resolver=accounts.sign_up,
+    )
+    sign_in = public_mutation(
+        "Sign in with email address and password; returns a bearer token.",
+        reason="authentication: the caller has no token yet (attempts are rate-limited)",
+        resolver=accounts.sign_in,
+    )
+    invite_partner = guarded_mutation(
+        Ability.INVITE_PARTNER,
+        "Make a one-time code with which a partner joins the signed-in parent's household.",
+        resolver=accounts.invite_partner,
+    )
+    accept_partner_invitation = guarded_mutation(
+        Ability.JOIN_HOUSEHOLD,
+        "Join a household as its second parent with a partner invitation code.",
+        resolver=accounts.accept_partner_invitation,
+    )
+    create_referral_organisation = guarded_mutation(
+        Ability.MANAGE_REFERRAL_ORGANISATIONS,
+        "Add a referral organisation.",
+        resolver=mandates.create_referral_organisation,
+    )
+    add_referral_worker = guarded_mutation(
+        Ability.MANAGE_REFERRAL_ORGANISATIONS,
+        "Make an existing user a referral worker (TOELEIDER) of an organisation.",
+        resolver=mandates.add_referral_worker,
+    )
+    remove_referral_worker = guarded_mutation(
+        Ability.MANAGE_REFERRAL_ORGANISATIONS,
+        "End a referral worker's membership; their access ends at once.",
+        resolver=mandates.remove_referral_worker,
+    )
+    grant_mandate = guarded_mutation(
+        Ability.GRANT_MANDATE,
+        "Give a referral organisation a mandate for the signed-in parent's dossier.",
+        resolver=mandates.grant_mandate,
+    )
+    revoke_mandate = guarded_mutation(
+        Ability.REVOKE_MANDATE,
+        "End a mandate (the parent, the mandated organisation, or an admin); the "
+        "organisation's access ends at once.",
+        resolver=mandates.revoke_mandate,
+    )
+    start_dossier = guarded_mutation(
+        Ability.START_DOSSIER,
+        "Start a dossier for a family without an account, with their recorded consent to "
+        "the mandate; returns a one-time claim code for the parent.",
+        resolver=mandates.start_dossier,
+    )
+    claim_dossier = guarded_mutation(
+        Ability.JOIN_HOUSEHOLD,
+        "Become the parent of a dossier a referral worker started for you, with its claim code.",
+        resolver=mandates.claim_dossier,
+    )
+    grant_consent = guarded_mutation(
+        Ability.MANAGE_CONSENT,
+        "Give one's own consent for a use beyond handling the request.",
+        resolver=consents.grant_consent,
+    )
+    revoke_consent = guarded_mutation(
+        Ability.MANAGE_CONSENT,
+        "Revoke one's own consent for a purpose, effective at once.",
+        resolver=consents.revoke_consent,
+    )
     register_household = guarded_mutation(
         Ability.REGISTER_HOUSEHOLD,
         "Register the signed-in parent's household with a first child.",
@@ -79,6 +173,61 @@ class Mutation:
         Ability.SUBMIT_CARE_REQUEST,
         "File a care request for a child to one or more locations.",
         resolver=requests.submit_care_request,
+    )
+    update_parent = guarded_mutation(
+        Ability.EDIT_DOSSIER,
+        "Correct a parent's data (rectification); only the fields given change.",
+        resolver=households.update_parent,
+    )
+    update_household = guarded_mutation(
+        Ability.EDIT_DOSSIER,
+        "Correct a dossier's family situation and income.",
+        resolver=households.update_household,
+    )
+    add_child = guarded_mutation(
+        Ability.MANAGE_CHILDREN,
+        "Add a born or unborn child to a dossier.",
+        resolver=children.add_child,
+    )
+    record_birth = guarded_mutation(
+        Ability.MANAGE_CHILDREN,
+        "Record the birth date and national register number of an unborn child.",
+        resolver=children.record_birth,
+    )
+    update_child = guarded_mutation(
+        Ability.MANAGE_CHILDREN,
+        "Correct a child's names or expected birth date.",
+        resolver=children.update_child,
+    )
+    update_care_request = guarded_mutation(
+        Ability.SUBMIT_CARE_REQUEST,
+        "Correct an open request's start date, care pattern or note.",
+        resolver=requests.update_care_request,
+    )
+    add_chosen_locations = guarded_mutation(
+        Ability.SUBMIT_CARE_REQUEST,
+        "Choose more locations for an open request.",
+        resolver=requests.add_chosen_locations,
+    )
+    withdraw_care_request = guarded_mutation(
+        Ability.WITHDRAW_REQUEST,
+        "Withdraw an open request at every location.",
+        resolver=requests.withdraw_care_request,
+    )
+    withdraw_application = guarded_mutation(
+        Ability.WITHDRAW_REQUEST,
+        "Withdraw an open request at one location.",
+        resolver=requests.withdraw_application,
+    )
+    accept_offer = guarded_mutation(
+        Ability.ANSWER_OFFER,
+        "Accept an offered place: enrols the child and closes the other applications.",
+        resolver=requests.accept_offer,
+    )
+    decline_offer = guarded_mutation(
+        Ability.ANSWER_OFFER,
+        "Decline an offered place.",
+        resolver=requests.decline_offer,
     )
 
 

@@ -30,6 +30,8 @@ NULLABLE = {
     ("Application", "offeredStartDate"),
     ("Application", "replyDeadline"),
     ("Household", "incomeBelowThreshold"),
+    ("CareRequest", "closedAt"),
+    ("Mandate", "revokedAt"),
     ("ProviderLocation", "subsidyStep"),
 }
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from loket.settings import settings
+from models.access_log import AccessLogEntry
 from models.accounts import Role
 from models.households import Child
 from models.requests import Application, CareRequest
@@ -41,7 +42,7 @@ query($id: ID!) {
   }
 }"""
 
-HAS_OPEN = "query($rrn: String!) { hasOpenRequest(childRrn: $rrn) }"
+HAS_OPEN = "query($child: ID!) { hasOpenRequest(childId: $child) }"
 
 INBOX = """
 query($loc: ID!, $first: Int!, $after: String) {
@@ -105,6 +106,15 @@ def assert_forbidden(result: dict[str, Any], field: str) -> None:
     assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
         ([field], "FORBIDDEN")
     ]
+
+
+@pytest.fixture
+def low_uniqueness_limit() -> Iterator[None]:
+    """Three uniqueness checks per account and hour, for the limit tests."""
+    saved = settings.uniqueness_checks_per_hour
+    object.__setattr__(settings, "uniqueness_checks_per_hour", 3)
+    yield
+    object.__setattr__(settings, "uniqueness_checks_per_hour", saved)
 
 
 @pytest.fixture
@@ -639,129 +649,164 @@ async def test_submit_care_request_after_rrn_key_rotation_still_finds_open_reque
     assert await CareRequest.filter(status="OPEN").count() == 1
 
 
-# hasOpenRequest
+# hasOpenRequest: only about the caller's own child, rate-limited, every call logged
 
 
-async def test_has_open_request_as_parent(actor: Any, caplog: Any) -> None:
-    # given
+async def uniqueness_log() -> list[tuple[Any, str, str | None]]:
+    rows = await AccessLogEntry.filter(fields_read=["uniqueness check"]).order_by("id")
+    return [(r.household_id, r.grant_name, r.outcome) for r in rows]  # type: ignore[attr-defined]
+
+
+async def test_has_open_request_as_parent_for_own_child_filed_elsewhere(
+    actor: Any, caplog: Any
+) -> None:
+    # given: the same child (same RRN) has an open request in another household
     caplog.set_level(logging.DEBUG)
     muni, (l1, _, _) = await setting()
     other = await family(muni, user=False)
     await f.care_request(other.child, l1)
-    no_request = f.make_rrn(BIRTH, 81)
-    fam = await family(muni, rrn=no_request)
-    client = actor(fam.user)
+    fam = await family(muni)
 
     # when
-    taken = await client.http.post("/graphql", json={"query": HAS_OPEN, "variables": {"rrn": RRN}})
-    free = await client.http.post(
-        "/graphql", json={"query": HAS_OPEN, "variables": {"rrn": no_request}}
+    response = await actor(fam.user).http.post(
+        "/graphql", json={"query": HAS_OPEN, "variables": {"child": str(fam.child.id)}}
     )
 
-    # then
-    assert taken.json() == {"data": {"hasOpenRequest": True}}
-    assert free.json() == {"data": {"hasOpenRequest": False}}
-    for rrn in (RRN, no_request):
-        assert rrn not in taken.text
-        assert rrn not in free.text
-        assert rrn not in caplog.text
+    # then: yes, without saying where; the call is in the access log
+    assert response.json() == {"data": {"hasOpenRequest": True}}
+    assert str(other.household.id) not in response.text
+    assert RRN not in caplog.text
+    assert await uniqueness_log() == [(fam.household.id, "OWN_HOUSEHOLD", "ANSWERED")]
 
 
-async def test_has_open_request_as_parent_after_withdrawal_is_false(actor: Any) -> None:
+async def test_has_open_request_as_parent_without_request_is_false(actor: Any) -> None:
     muni, (l1, _, _) = await setting()
     other = await family(muni, user=False)
     await f.care_request(other.child, l1, status="WITHDRAWN", application_status="WITHDRAWN")
     await f.care_request(other.child, l1, status="FULFILLED", application_status="ENROLLED")
-    fam = await family(muni, rrn=f.make_rrn(BIRTH, 83))
+    fam = await family(muni)
 
-    result = await actor(fam.user).gql(HAS_OPEN, {"rrn": RRN})
+    result = await actor(fam.user).gql(HAS_OPEN, {"child": str(fam.child.id)})
 
     assert result == {"data": {"hasOpenRequest": False}}
 
 
-async def test_has_open_request_as_parent_with_formatted_rrn(actor: Any) -> None:
+async def test_has_open_request_as_parent_for_unborn_child_by_expected_date(actor: Any) -> None:
+    # given: an unborn child of the household with the same expected date has a request
     muni, (l1, _, _) = await setting()
-    other = await family(muni, user=False)
-    await f.care_request(other.child, l1)
-    fam = await family(muni, rrn=f.make_rrn(BIRTH, 85))
-    formatted = f"{RRN[0:2]}.{RRN[2:4]}.{RRN[4:6]}-{RRN[6:9]}.{RRN[9:11]}"
+    fam = await family(muni, expected=f.days(60))
+    twin_record = await f.child(fam.household, expected=f.days(60))
+    await f.care_request(twin_record, l1)
 
-    result = await actor(fam.user).gql(HAS_OPEN, {"rrn": formatted})
+    result = await actor(fam.user).gql(HAS_OPEN, {"child": str(fam.child.id)})
 
     assert result == {"data": {"hasOpenRequest": True}}
 
 
-async def test_has_open_request_as_parent_with_invalid_rrn(actor: Any, caplog: Any) -> None:
-    caplog.set_level(logging.DEBUG)
-    muni, _ = await setting()
-    fam = await family(muni)
-    bad = RRN[:9] + f"{(int(RRN[9:]) + 1) % 100:02d}"
-
-    response = await actor(fam.user).http.post(
-        "/graphql", json={"query": HAS_OPEN, "variables": {"rrn": bad}}
-    )
-
-    result = response.json()
-    assert result["data"] in (None, {"hasOpenRequest": None})
-    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
-        (["hasOpenRequest"], "INVALID_RRN")
-    ]
-    assert bad not in response.text
-    assert bad not in caplog.text
-
-
-async def test_has_open_request_as_parent_with_rrn_as_number_does_not_echo_it(
-    actor: Any, caplog: Any
+async def test_has_open_request_as_parent_for_another_familys_child_is_not_found(
+    actor: Any,
 ) -> None:
-    # given: a client that sends the number as a JSON number instead of a string
-    caplog.set_level(logging.DEBUG)
+    # given: the check is not an oracle about other people's children
+    muni, (l1, _, _) = await setting()
+    other = await family(muni, user=False)
+    await f.care_request(other.child, l1)
+    fam = await family(muni, rrn=f.make_rrn(BIRTH, 81))
+
+    result = await actor(fam.user).gql(HAS_OPEN, {"child": str(other.child.id)})
+
+    assert result["data"] == {"hasOpenRequest": None}
+    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
+        (["hasOpenRequest"], "NOT_FOUND")
+    ]
+    assert await uniqueness_log() == [(None, "NONE", "NOT_FOUND")]
+
+
+async def test_has_open_request_as_parent_over_the_limit_is_rate_limited(
+    actor: Any, low_uniqueness_limit: None
+) -> None:
+    # given: the limit is 3 checks per hour
     muni, _ = await setting()
     fam = await family(muni)
+    client = actor(fam.user)
+    for _ in range(3):
+        assert await client.gql(HAS_OPEN, {"child": str(fam.child.id)}) == {
+            "data": {"hasOpenRequest": False}
+        }
 
     # when
-    response = await actor(fam.user).http.post(
-        "/graphql", json={"query": HAS_OPEN, "variables": {"rrn": int(RRN)}}
-    )
+    result = await client.gql(HAS_OPEN, {"child": str(fam.child.id)})
 
-    # then: a clear error, without the number
-    body = response.json()
-    assert body.get("data") is None
-    assert len(body["errors"]) == 1
-    assert RRN not in response.text
-    assert RRN not in caplog.text
+    # then: refused, and the refused call is logged too
+    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
+        (["hasOpenRequest"], "RATE_LIMITED")
+    ]
+    assert [o for _, _, o in await uniqueness_log()] == ["ANSWERED"] * 3 + ["RATE_LIMITED"]
 
 
-async def test_has_open_request_as_toeleider(actor: Any) -> None:
+async def test_submit_care_request_counts_against_the_uniqueness_limit(
+    actor: Any, low_uniqueness_limit: None
+) -> None:
+    # given: the limit is used up by checks
+    muni, (l1, _, _) = await setting()
+    fam = await family(muni)
+    client = actor(fam.user)
+    for _ in range(3):
+        await client.gql(HAS_OPEN, {"child": str(fam.child.id)})
+
+    # when
+    result = await client.gql(SUBMIT, request_input(fam.child, l1))
+
+    # then
+    assert user_errors(result) == [(["input", "childId"], "RATE_LIMITED")]
+    assert await row_counts() == {"care_request": 0, "application": 0}
+
+
+async def test_has_open_request_as_toeleider_with_mandate(actor: Any) -> None:
     muni, (l1, _, _) = await setting()
     other = await family(muni, user=False)
     await f.care_request(other.child, l1)
-    worker = await f.user(Role.TOELEIDER, referral_organisation=await f.referral_organisation())
+    fam = await family(muni)
+    org = await f.referral_organisation()
+    await f.mandate(fam.household, fam.parent, org)
+    worker = await f.user(Role.TOELEIDER, referral_organisation=org)
 
-    result = await actor(worker).gql(HAS_OPEN, {"rrn": RRN})
+    result = await actor(worker).gql(HAS_OPEN, {"child": str(fam.child.id)})
 
     assert result == {"data": {"hasOpenRequest": True}}
+    assert await uniqueness_log() == [(fam.household.id, "ACTIVE_MANDATE", "ANSWERED")]
+
+
+async def test_has_open_request_as_toeleider_without_mandate_is_not_found(actor: Any) -> None:
+    muni, _ = await setting()
+    fam = await family(muni)
+    worker = await f.user(Role.TOELEIDER, referral_organisation=await f.referral_organisation())
+
+    result = await actor(worker).gql(HAS_OPEN, {"child": str(fam.child.id)})
+
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["NOT_FOUND"]
 
 
 async def test_has_open_request_as_loket_is_forbidden(actor: Any) -> None:
     muni, _ = await setting()
+    fam = await family(muni)
     counter = await f.counter("Loket Leuven", muni)
     client = actor(await f.user(Role.LOKET, counter=counter))
-    assert_forbidden(await client.gql(HAS_OPEN, {"rrn": RRN}), "hasOpenRequest")
+    assert_forbidden(await client.gql(HAS_OPEN, {"child": str(fam.child.id)}), "hasOpenRequest")
 
 
 async def test_has_open_request_as_provider_is_forbidden(actor: Any) -> None:
-    _, (l1, _, _) = await setting()
+    muni, (l1, _, _) = await setting()
+    fam = await family(muni)
     client = actor(await f.user(Role.PROVIDER, provider_location=l1))
-    assert_forbidden(await client.gql(HAS_OPEN, {"rrn": RRN}), "hasOpenRequest")
+    assert_forbidden(await client.gql(HAS_OPEN, {"child": str(fam.child.id)}), "hasOpenRequest")
 
 
 async def test_has_open_request_as_anonymous_is_forbidden(actor: Any) -> None:
-    await setting()
-    response = await actor(None).http.post(
-        "/graphql", json={"query": HAS_OPEN, "variables": {"rrn": RRN}}
-    )
-    assert_forbidden(response.json(), "hasOpenRequest")
-    assert RRN not in response.text
+    muni, _ = await setting()
+    fam = await family(muni)
+    result = await actor(None).gql(HAS_OPEN, {"child": str(fam.child.id)})
+    assert_forbidden(result, "hasOpenRequest")
+    assert await uniqueness_log() == []
 
 
 # inbox

@@ -28,7 +28,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("Query", "myHousehold"): ("{ myHousehold { id } }", {}),
     ("Query", "dossiers"): ("{ dossiers { edges { cursor } } }", {}),
     ("Query", "inbox"): (f'{{ inbox(locationId: "{NOWHERE}") {{ edges {{ cursor }} }} }}', {}),
-    ("Query", "hasOpenRequest"): ('{ hasOpenRequest(childRrn: "85073003328") }', {}),
+    ("Query", "hasOpenRequest"): (f'{{ hasOpenRequest(childId: "{NOWHERE}") }}', {}),
     ("Mutation", "registerHousehold"): (
         "mutation($i: RegisterHouseholdInput!) {"
         " registerHousehold(input: $i) { errors { code } } }",
@@ -47,6 +47,108 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         },
     ),
 }
+
+
+def _mutation(name: str, input_type: str, value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return (
+        f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ errors {{ code }} }} }}",
+        {"i": value},
+    )
+
+
+OPERATIONS.update(
+    {
+        ("Mutation", "invitePartner"): ("mutation { invitePartner { errors { code } } }", {}),
+        ("Mutation", "acceptPartnerInvitation"): _mutation(
+            "acceptPartnerInvitation",
+            "AcceptPartnerInvitationInput",
+            {"code": "no-such-code", "partner": REGISTER_INPUT["applicant"]},
+        ),
+        ("Mutation", "updateParent"): _mutation(
+            "updateParent", "UpdateParentInput", {"parentId": NOWHERE, "firstName": "X"}
+        ),
+        ("Mutation", "updateHousehold"): _mutation(
+            "updateHousehold", "UpdateHouseholdInput", {"householdId": NOWHERE}
+        ),
+        ("Mutation", "addChild"): _mutation(
+            "addChild",
+            "AddChildInput",
+            {"householdId": NOWHERE, "child": REGISTER_INPUT["child"]},
+        ),
+        ("Mutation", "recordBirth"): _mutation(
+            "recordBirth",
+            "RecordBirthInput",
+            {"childId": NOWHERE, "birthDate": "2020-01-01", "rrn": "00000000000"},
+        ),
+        ("Mutation", "updateChild"): _mutation(
+            "updateChild", "UpdateChildInput", {"childId": NOWHERE, "nickname": "X"}
+        ),
+        ("Mutation", "updateCareRequest"): _mutation(
+            "updateCareRequest", "UpdateCareRequestInput", {"requestId": NOWHERE, "note": "X"}
+        ),
+        ("Mutation", "addChosenLocations"): _mutation(
+            "addChosenLocations",
+            "AddChosenLocationsInput",
+            {"requestId": NOWHERE, "locationIds": [NOWHERE]},
+        ),
+        ("Mutation", "withdrawCareRequest"): _mutation(
+            "withdrawCareRequest", "WithdrawCareRequestInput", {"requestId": NOWHERE}
+        ),
+        ("Mutation", "withdrawApplication"): _mutation(
+            "withdrawApplication", "WithdrawApplicationInput", {"applicationId": NOWHERE}
+        ),
+        ("Mutation", "acceptOffer"): _mutation(
+            "acceptOffer", "AnswerOfferInput", {"applicationId": NOWHERE}
+        ),
+        ("Mutation", "declineOffer"): _mutation(
+            "declineOffer", "AnswerOfferInput", {"applicationId": NOWHERE}
+        ),
+        ("Query", "referralWorkers"): (
+            f'{{ referralWorkers(organisationId: "{NOWHERE}") {{ id }} }}',
+            {},
+        ),
+        ("Query", "consentedContacts"): (
+            "{ consentedContacts(purpose: RESEARCH_CONTACT) { edges { cursor } } }",
+            {},
+        ),
+        ("Mutation", "createReferralOrganisation"): _mutation(
+            "createReferralOrganisation",
+            "CreateReferralOrganisationInput",
+            {"name": " ", "kind": "OTHER"},
+        ),
+        ("Mutation", "addReferralWorker"): _mutation(
+            "addReferralWorker",
+            "AddReferralWorkerInput",
+            {"organisationId": NOWHERE, "email": "nobody@example.test"},
+        ),
+        ("Mutation", "removeReferralWorker"): _mutation(
+            "removeReferralWorker",
+            "RemoveReferralWorkerInput",
+            {"organisationId": NOWHERE, "userId": NOWHERE},
+        ),
+        ("Mutation", "grantMandate"): _mutation(
+            "grantMandate", "GrantMandateInput", {"referralOrganisationId": NOWHERE}
+        ),
+        ("Mutation", "revokeMandate"): _mutation(
+            "revokeMandate", "RevokeMandateInput", {"mandateId": NOWHERE}
+        ),
+        ("Mutation", "startDossier"): _mutation(
+            "startDossier",
+            "StartDossierInput",
+            {**REGISTER_INPUT, "consent": {"method": "ONLINE", "givenAt": "2020-01-01T00:00:00Z"}},
+        ),
+        ("Mutation", "claimDossier"): _mutation(
+            "claimDossier", "ClaimDossierInput", {"code": "nope"}
+        ),
+        ("Mutation", "grantConsent"): _mutation(
+            "grantConsent", "GrantConsentInput", {"purpose": "RESEARCH_CONTACT"}
+        ),
+        ("Mutation", "revokeConsent"): _mutation(
+            "revokeConsent", "RevokeConsentInput", {"purpose": "RESEARCH_CONTACT"}
+        ),
+    }
+)
+
 
 ROLES: list[tuple[str, Role | None, Role | None]] = [
     ("anonymous", None, None),

@@ -93,13 +93,14 @@ def test_rrn_inputs_carry_the_national_register_number_directive() -> None:
             if "rrn" in field.python_name.lower():
                 rrn_inputs.append(field)
                 assert any(isinstance(d, NationalRegisterNumber) for d in field.directives)
-    assert len(rrn_inputs) == 3  # parent, child (registration) and the uniqueness check
+    # ParentInput, ChildInput, UpdateParentInput, RecordBirthInput
+    assert len(rrn_inputs) == 4
 
 
 def test_sdl_shows_directives_with_arguments() -> None:
     sdl = printed_sdl()
     assert "phone: String @policy(ability: PARENT_CONTACT" in sdl
-    assert "childRrn: String! @nationalRegisterNumber(use: UNIQUENESS_CHECK_ONLY)" in sdl
+    assert "rrn: String! @nationalRegisterNumber(use: UNIQUENESS_CHECK_ONLY)" in sdl
     assert "@public(reason:" in sdl
 
 

@@ -19,6 +19,24 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        ops.AlterField(
+            model_name="AccessLogEntry",
+            name="household",
+            field=fields.ForeignKeyField(
+                "models.Household",
+                source_field="household_id",
+                null=True,
+                db_constraint=True,
+                to_field="id",
+                related_name="access_log_entries",
+                on_delete=OnDelete.CASCADE,
+            ),
+        ),
+        ops.AddField(
+            model_name="AccessLogEntry",
+            name="outcome",
+            field=fields.CharField(null=True, max_length=16),
+        ),
         ops.CreateModel(
             name='ConsentEvent',
             fields=[
@@ -155,6 +173,10 @@ class Migration(migrations.Migration):
         ops.RunSQL(
             "CREATE INDEX invitation_household_idx ON invitation (household_id)",
             "DROP INDEX invitation_household_idx",
+        ),
+        ops.RunSQL(
+            "CREATE INDEX consent_event_purpose_idx ON consent_event (purpose, parent_id, at)",
+            "DROP INDEX consent_event_purpose_idx",
         ),
         ops.RunSQL(
             "CREATE INDEX rate_limit_window_start_idx ON rate_limit_window (window_start)",
