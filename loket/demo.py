@@ -27,7 +27,13 @@ from models.households import (
     RelationToChild,
     WorkSituation,
 )
-from models.providers import LocationKind, ProviderLocation, ProviderOrganisation, TariffKind
+from models.providers import (
+    LastMinutePlace,
+    LocationKind,
+    ProviderLocation,
+    ProviderOrganisation,
+    TariffKind,
+)
 from models.regions import Counter, Region
 from models.requests import (
     Application,
@@ -69,28 +75,92 @@ MUNICIPALITIES = (
     ("23094", "Zaventem", True),
     ("12025", "Mechelen", False),
 )
-# Postal codes per municipality (bpost): an address's postal code must be one of them.
-POSTAL_CODES = {
-    "24062": ["3000", "3001", "3010", "3012", "3018"],
-    "24009": ["3060", "3061"],
-    "24011": ["3360"],
-    "24016": ["3370"],
-    "24038": ["3020"],
-    "24043": ["3220", "3221"],
-    "24055": ["3070", "3071", "3078"],
-    "24066": ["3210", "3211", "3212"],
-    "24086": ["3050", "3051", "3052", "3053", "3054"],
-    "24094": ["3110", "3111", "3118"],
-    "24104": ["3080"],
-    "23038": ["1910"],
-    "24033": ["3150"],
-    "24045": ["3040"],
-    "24048": ["3140"],
-    "24109": ["3120", "3128"],
-    "24007": ["3130"],
-    "24014": ["3190", "3191"],
-    "23094": ["1930", "1932", "1933"],
-    "12025": ["2800", "2801", "2811", "2812"],
+# Postal codes per municipality (bpost) with the place and its approximate centre
+# (latitude, longitude; within about a kilometre), for the distance search.
+POSTAL_CODES: dict[str, list[tuple[str, str, float, float]]] = {
+    "24062": [
+        ("3000", "Leuven", 50.8798, 4.7005),
+        ("3001", "Heverlee", 50.863, 4.696),
+        ("3010", "Kessel-Lo", 50.888, 4.727),
+        ("3012", "Wilsele", 50.902, 4.695),
+        ("3018", "Wijgmaal", 50.927, 4.7),
+    ],
+    "24009": [
+        ("3060", "Bertem", 50.865, 4.628),
+        ("3061", "Leefdaal", 50.852, 4.6),
+    ],
+    "24011": [
+        ("3360", "Bierbeek", 50.828, 4.759),
+    ],
+    "24016": [
+        ("3370", "Boutersem", 50.835, 4.835),
+    ],
+    "24038": [
+        ("3020", "Herent", 50.908, 4.672),
+    ],
+    "24043": [
+        ("3220", "Holsbeek", 50.921, 4.757),
+        ("3221", "Nieuwrode", 50.947, 4.797),
+    ],
+    "24055": [
+        ("3070", "Kortenberg", 50.883, 4.543),
+        ("3071", "Erps-Kwerps", 50.898, 4.565),
+        ("3078", "Everberg", 50.873, 4.567),
+    ],
+    "24066": [
+        ("3210", "Lubbeek", 50.883, 4.838),
+        ("3211", "Binkom", 50.871, 4.883),
+        ("3212", "Pellenberg", 50.877, 4.776),
+    ],
+    "24086": [
+        ("3050", "Oud-Heverlee", 50.837, 4.662),
+        ("3051", "Sint-Joris-Weert", 50.798, 4.656),
+        ("3052", "Blanden", 50.82, 4.7),
+        ("3053", "Haasrode", 50.828, 4.723),
+        ("3054", "Vaalbeek", 50.823, 4.686),
+    ],
+    "24094": [
+        ("3110", "Rotselaar", 50.953, 4.716),
+        ("3111", "Wezemaal", 50.955, 4.75),
+        ("3118", "Werchter", 50.97, 4.701),
+    ],
+    "24104": [
+        ("3080", "Tervuren", 50.823, 4.515),
+    ],
+    "23038": [
+        ("1910", "Kampenhout", 50.943, 4.553),
+    ],
+    "24033": [
+        ("3150", "Haacht", 50.977, 4.638),
+    ],
+    "24045": [
+        ("3040", "Huldenberg", 50.789, 4.583),
+    ],
+    "24048": [
+        ("3140", "Keerbergen", 51.003, 4.632),
+    ],
+    "24109": [
+        ("3120", "Tremelo", 50.992, 4.708),
+        ("3128", "Baal", 51.0, 4.746),
+    ],
+    "24007": [
+        ("3130", "Begijnendijk", 51.02, 4.784),
+    ],
+    "24014": [
+        ("3190", "Boortmeerbeek", 50.979, 4.574),
+        ("3191", "Hever", 50.998, 4.535),
+    ],
+    "23094": [
+        ("1930", "Zaventem", 50.883, 4.472),
+        ("1932", "Sint-Stevens-Woluwe", 50.866, 4.442),
+        ("1933", "Sterrebeek", 50.855, 4.515),
+    ],
+    "12025": [
+        ("2800", "Mechelen", 51.028, 4.48),
+        ("2801", "Heffen", 51.05, 4.415),
+        ("2811", "Hombeek", 51.008, 4.436),
+        ("2812", "Muizen", 51.008, 4.513),
+    ],
 }
 
 LEUVEN, BIERBEEK, HERENT, LUBBEEK, MECHELEN = "24062", "24011", "24038", "24066", "12025"
@@ -118,34 +188,45 @@ _LOCATION_COLUMNS = (
     "min_age_months",
     "max_age_months",
     "opening_hours",
-    "last_minute_places",
+    "opening_days",
     "priority_policy",
+    "priority_criteria",
 )
+WEEK = ["MON", "TUE", "WED", "THU", "FRI"]
 # key -> (organisation key, values in _LOCATION_COLUMNS order); the first is "the" Leuven one.
 LOCATIONS: dict[str, tuple[str, tuple[Any, ...]]] = {
     "speelboom": ("speelboom", (
         "Kinderdagverblijf De Speelboom", "Tiensestraat 112", "3000", LEUVEN, GROUP, 28,
-        INCOME, 3, 0, 36, "ma-vr 7.00-18.30", 0,
+        INCOME, 3, 0, 36, "ma-vr 7.00-18.30", WEEK,
         "Broers en zussen van kinderen in de opvang krijgen voorrang.",
+        [{"criterion": "SIBLING", "weight": 50}],
     )),
     "kabouterhuis": ("speelboom", (
         "Kinderopvang Het Kabouterhuis", "Brusselsestraat 45", "3000", LEUVEN, GROUP, 14,
-        FREE, None, 3, 36, "ma-vr 7.30-18.00", 2, "",
+        FREE, None, 3, 36, "ma-vr 7.30-18.00", WEEK,
+        "Eerst broers en zussen, dan kinderen van personeel.",
+        [{"criterion": "SIBLING", "weight": 20}, {"criterion": "STAFF_CHILD", "weight": 10}],
     )),
     "rupsje": ("dijleland", (
         "Gezinsopvang 't Rupsje", "Wilsondreef 12", "3020", HERENT, FAMILY, 8,
-        INCOME, 2, 0, 36, "ma-do 7.00-18.00", 0,
+        INCOME, 2, 0, 36, "ma-do 7.00-18.00", WEEK[:4],
         "Kinderen uit Herent krijgen voorrang binnen de wettelijke regels.",
+        [{"criterion": "RESIDENT", "weight": 30}],
     )),
     "knuffelbeer": ("dijleland", (
         "Gezinsopvang De Knuffelbeer", "Gellenberg 5", "3210", LUBBEEK, FAMILY, 6,
-        FREE, None, 0, 30, "ma-vr 7.30-17.30", 1, "",
+        FREE, None, 0, 30, "ma-vr 7.30-17.30", WEEK, "", [],
     )),
     "maneblusser": ("maneblusser", (
         "Kinderdagverblijf De Maneblusser", "Leopoldstraat 40", "2800", MECHELEN, GROUP, 35,
-        INCOME, 2, 0, 36, "ma-vr 6.30-18.30", 0, "",
+        INCOME, 2, 0, 36, "ma-vr 6.30-18.30", WEEK, "", [],
     )),
 }  # fmt: skip
+# (location, first day, last day (days from today), days, ages in months, places)
+LAST_MINUTE = (
+    ("kabouterhuis", 7, 60, WEEK, 12, 36, 2),
+    ("knuffelbeer", 3, 30, ["MON", "TUE", "THU"], 0, 30, 1),
+)
 
 OCMW, SICK_SERVICE = "OCMW Leuven", "Thuisopvang Zieke Kinderen Leuven"
 
@@ -263,9 +344,36 @@ def demo_rrn(birth: datetime.date, serial: int) -> Rrn:
     return Rrn.parse(f"{base}{97 - number % 97:02d}")
 
 
+async def load_reference_data() -> Region:
+    """The Leuven region's municipalities and postal codes (upserted: safe to repeat)."""
+    region, _ = await Region.get_or_create(name=REGION)
+    await execute(
+        """INSERT INTO municipality (nis_code, name, region_id)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
+           ON CONFLICT (nis_code) DO UPDATE
+           SET name = EXCLUDED.name, region_id = EXCLUDED.region_id""",
+        [m[0] for m in MUNICIPALITIES],
+        [m[1] for m in MUNICIPALITIES],
+        [region.id if m[2] else None for m in MUNICIPALITIES],
+    )
+    codes = [(nis, *code) for nis, listed in POSTAL_CODES.items() for code in listed]
+    await execute(
+        """INSERT INTO postal_code (municipality_id, code, place_name, latitude, longitude)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[])
+           ON CONFLICT (code, municipality_id) DO UPDATE
+           SET place_name = EXCLUDED.place_name, latitude = EXCLUDED.latitude,
+               longitude = EXCLUDED.longitude""",
+        *(list(column) for column in zip(*codes, strict=True)),
+    )
+    return region
+
+
 async def load_demo() -> bool:
-    """Load the demo data set in one transaction; False (and nothing done) if present."""
+    """Load the demo data set in one transaction; False (and only the reference data
+    refreshed) if it is present already."""
     if await User.exists(email=ADMIN_EMAIL):
+        async with in_transaction():
+            await load_reference_data()
         return False
     today = datetime.date.today()
     now = datetime.datetime.now(datetime.UTC)
@@ -274,19 +382,7 @@ async def load_demo() -> bool:
         return today + datetime.timedelta(days=offset)
 
     async with in_transaction():
-        region, _ = await Region.get_or_create(name=REGION)
-        await execute(
-            """INSERT INTO municipality (nis_code, name, region_id, postal_codes)
-               SELECT n, na, r, string_to_array(pc, ' ')
-               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS t(n, na, r, pc)
-               ON CONFLICT (nis_code) DO UPDATE
-               SET name = EXCLUDED.name, region_id = EXCLUDED.region_id,
-                   postal_codes = EXCLUDED.postal_codes""",
-            [m[0] for m in MUNICIPALITIES],
-            [m[1] for m in MUNICIPALITIES],
-            [region.id if m[2] else None for m in MUNICIPALITIES],
-            [" ".join(POSTAL_CODES[m[0]]) for m in MUNICIPALITIES],
-        )
+        await load_reference_data()
         counter, _ = await Counter.get_or_create(name=COUNTER)
         await execute(
             """INSERT INTO counter_municipality (counter_id, municipality_id)
@@ -303,6 +399,16 @@ async def load_demo() -> bool:
             )
             for key, (org, values) in LOCATIONS.items()
         }
+        for where, first, last, week_days, min_age, max_age, places in LAST_MINUTE:
+            await LastMinutePlace.create(
+                location=locations[where],
+                period_start=day(first),
+                period_end=day(last),
+                days=week_days,
+                min_age_months=min_age,
+                max_age_months=max_age,
+                places=places,
+            )
         scopes: dict[str, dict[str, Any]] = {
             "counter": {COUNTER: counter},
             "provider_location": locations,

@@ -8,5 +8,6 @@ MODEL_MODULES = [
     "models.consents",
     "models.requests",
     "models.services",
+    "models.searches",
     "models.access_log",
 ]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tortoise import fields
-from tortoise.contrib.postgres.fields import ArrayField
 from tortoise.models import Model
 
 
@@ -24,8 +21,6 @@ class Municipality(Model):
 
     nis_code = fields.CharField(max_length=5, primary_key=True)
     name = fields.CharField(max_length=120)
-    # Postal codes within the municipality; an address must use one of them.
-    postal_codes: Any = ArrayField(element_type="text", default=list)
     region: fields.ForeignKeyNullableRelation[Region] = fields.ForeignKeyField(
         "models.Region", related_name="municipalities", null=True, on_delete=fields.SET_NULL
     )
@@ -49,3 +44,21 @@ class Counter(Model):
 
     class Meta:
         table = "counter"
+
+
+class PostalCode(Model):
+    """A postal code (bpost) within a municipality, with its approximate centre (for the
+    distance search). An address's postal code must be one of its municipality's."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=4, db_index=True)
+    municipality: fields.ForeignKeyRelation[Municipality] = fields.ForeignKeyField(
+        "models.Municipality", related_name="codes", on_delete=fields.CASCADE
+    )
+    place_name = fields.CharField(max_length=120, default="")
+    latitude = fields.FloatField(null=True)
+    longitude = fields.FloatField(null=True)
+
+    class Meta:
+        table = "postal_code"
+        unique_together = (("code", "municipality"),)

@@ -88,6 +88,14 @@ class Application(Model):
     )
     offered_start_date = fields.DateField(null=True)
     reply_deadline = fields.DateField(null=True)
+    # Set by the provider: the child of a staff member (own priority criterion).
+    staff_child = fields.BooleanField(default=False)
+    refusal_reason = fields.CharField(max_length=500, default="")
+    answered_at = fields.DatetimeField(null=True)
+    answered_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="answered_applications", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -187,7 +187,10 @@ def validate_child(
 async def check_residence(errors: Errors, path: list[str], values: dict[str, Any]) -> None:
     """The municipality exists and the postal code lies in it (when its codes are known)."""
     rows = await fetch(
-        "SELECT postal_codes FROM municipality WHERE nis_code = $1", values["municipality_id"]
+        """SELECT ARRAY(SELECT code FROM postal_code WHERE municipality_id = m.nis_code)
+               AS postal_codes
+           FROM municipality m WHERE m.nis_code = $1""",
+        values["municipality_id"],
     )
     if not rows:
         errors.add(

@@ -42,7 +42,10 @@ WEEKDAYS = [d.value for d in Weekday]
 
 LOCATION_COLUMNS = """l.id, l.name, o.name AS organisation_name, l.street, l.postal_code,
     l.municipality_id, lm.name AS municipality_name, l.kind, l.capacity, l.tariff,
-    l.subsidy_step, l.min_age_months, l.max_age_months, l.opening_hours, l.last_minute_places"""
+    l.subsidy_step, l.min_age_months, l.max_age_months, l.opening_hours, l.opening_days,
+    l.priority_policy, (SELECT coalesce(sum(lm.places), 0) FROM last_minute_place lm
+        WHERE lm.location_id = l.id AND lm.withdrawn_at IS NULL
+          AND lm.period_end >= current_date)::int AS last_minute_places"""
 LOCATION_JOINS = """JOIN provider_organisation o ON o.id = l.organisation_id
     JOIN municipality lm ON lm.nis_code = l.municipality_id"""
 
@@ -62,6 +65,8 @@ def location_from_row(r: Any) -> ProviderLocation:
         min_age_months=r["min_age_months"],
         max_age_months=r["max_age_months"],
         opening_hours=r["opening_hours"],
+        opening_days=[Weekday(d) for d in r["opening_days"] or []],
+        priority_policy=r["priority_policy"],
         last_minute_places=r["last_minute_places"],
     )
 
@@ -189,7 +194,10 @@ APPLICATION_SQL = """SELECT a.id, a.request_id, r.household_id, a.preference, a.
     l.kind AS loc_kind, l.capacity AS loc_capacity, l.tariff AS loc_tariff,
     l.subsidy_step AS loc_subsidy_step, l.min_age_months AS loc_min_age_months,
     l.max_age_months AS loc_max_age_months, l.opening_hours AS loc_opening_hours,
-    l.last_minute_places AS loc_last_minute_places
+    l.opening_days AS loc_opening_days, l.priority_policy AS loc_priority_policy,
+    (SELECT coalesce(sum(lm.places), 0) FROM last_minute_place lm
+     WHERE lm.location_id = l.id AND lm.withdrawn_at IS NULL
+       AND lm.period_end >= current_date)::int AS loc_last_minute_places
 FROM application a JOIN care_request r ON r.id = a.request_id
 JOIN provider_location l ON l.id = a.location_id
 JOIN provider_organisation o ON o.id = l.organisation_id

@@ -256,8 +256,8 @@ async def submit_care_request(
         )
         await execute(
             """INSERT INTO application (id, request_id, location_id, preference, status,
-                   updated_at)
-               SELECT gen_random_uuid(), $1, loc, ord, 'PENDING', now()
+                   staff_child, refusal_reason, created_at, updated_at)
+               SELECT gen_random_uuid(), $1, loc, ord, 'PENDING', false, '', now(), now()
                FROM unnest($2::uuid[]) WITH ORDINALITY AS t(loc, ord)""",
             request_id,
             location_ids,
@@ -527,10 +527,10 @@ async def add_chosen_locations(
         if not errors:
             await execute(
                 """INSERT INTO application (id, request_id, location_id, preference, status,
-                       updated_at)
+                       staff_child, refusal_reason, created_at, updated_at)
                    SELECT gen_random_uuid(), $1, loc,
                           ord + (SELECT coalesce(max(preference), 0) FROM application
-                                 WHERE request_id = $1), 'PENDING', now()
+                                 WHERE request_id = $1), 'PENDING', false, '', now(), now()
                    FROM unnest($2::uuid[]) WITH ORDINALITY AS t(loc, ord)""",
                 request_id,
                 location_ids,

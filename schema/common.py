@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from enum import Enum
 from typing import Generic, TypeVar
 
 import strawberry
@@ -68,3 +69,14 @@ def decode_cursor(cursor: str) -> str | None:
         return base64.urlsafe_b64decode(cursor.encode()).decode()
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+@strawberry.enum(description="A day of the week.")
+class Weekday(Enum):
+    MON = "MON"
+    TUE = "TUE"
+    WED = "WED"
+    THU = "THU"
+    FRI = "FRI"
+    SAT = "SAT"
+    SUN = "SUN"

@@ -6,6 +6,7 @@ import strawberry
 
 from models.providers import LocationKind as LocationKindModel
 from models.providers import TariffKind as TariffKindModel
+from schema.common import Weekday
 from schema.directives import public
 from schema.regions import Municipality
 
@@ -34,4 +35,11 @@ class ProviderLocation:
     min_age_months: int = public("Youngest age accepted, in months.", reason=_PUBLIC)
     max_age_months: int = public("Oldest age accepted, in months.", reason=_PUBLIC)
     opening_hours: str = public("Opening hours.", reason=_PUBLIC)
-    last_minute_places: int = public("Free places available at short notice.", reason=_PUBLIC)
+    opening_days: list[Weekday] = public("Days of the week the location is open.", reason=_PUBLIC)
+    priority_policy: str = public(
+        "The provider's own priority policy, in words (applied within the legal rules).",
+        reason=_PUBLIC,
+    )
+    last_minute_places: int = public(
+        "Free places published at short notice and not yet past.", reason=_PUBLIC
+    )

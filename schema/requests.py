@@ -12,7 +12,7 @@ from loket.context import Info
 from models.requests import ApplicationStatus as ApplicationStatusModel
 from models.requests import RequestStatus as RequestStatusModel
 from permissions.policy import Ability
-from schema.common import UserError
+from schema.common import UserError, Weekday
 from schema.directives import guarded, input_field, public
 from schema.households import Child, Household
 from schema.providers import ProviderLocation
@@ -27,17 +27,6 @@ strawberry.enum(
     description="Where a request stands at one chosen location.",
 )
 ApplicationStatus = ApplicationStatusModel
-
-
-@strawberry.enum(description="A day of the week on which care is needed.")
-class Weekday(Enum):
-    MON = "MON"
-    TUE = "TUE"
-    WED = "WED"
-    THU = "THU"
-    FRI = "FRI"
-    SAT = "SAT"
-    SUN = "SUN"
 
 
 @strawberry.enum(description="Which part of the day care is needed.")

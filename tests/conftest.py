@@ -56,10 +56,11 @@ async def database(database_url: str) -> AsyncIterator[str]:
 
 
 TABLES = (
-    "rate_limit_window, invitation, consent_event, access_log, service_record, enrolment, "
-    "application, care_request, mandate, child, parent, household, membership, app_user, "
-    "sick_child_service, referral_organisation, provider_location, provider_organisation, "
-    "counter_municipality, counter, municipality, region"
+    "saved_search, last_minute_place, postal_code, rate_limit_window, invitation, "
+    "consent_event, access_log, service_record, enrolment, application, care_request, "
+    "mandate, child, parent, household, membership, app_user, sick_child_service, "
+    "referral_organisation, provider_location, provider_organisation, counter_municipality, "
+    "counter, municipality, region"
 )
 
 

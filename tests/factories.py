@@ -9,7 +9,7 @@ from typing import Any
 from models.accounts import Membership, ReferralOrganisation, Role, SickChildService, User
 from models.households import Child, Household, Mandate, Parent
 from models.providers import ProviderLocation, ProviderOrganisation
-from models.regions import Counter, Municipality
+from models.regions import Counter, Municipality, PostalCode
 from models.requests import Application, CareRequest, Enrolment
 from models.services import ServiceRecord
 from permissions.rrn import Rrn
@@ -35,8 +35,11 @@ def make_rrn(birth: datetime.date, serial: int = 1) -> str:
     return f"{base}{97 - number % 97:02d}"
 
 
-async def municipality(nis: str, name: str) -> Municipality:
-    return await Municipality.create(nis_code=nis, name=name)
+async def municipality(nis: str, name: str, postal_codes: tuple[str, ...] = ()) -> Municipality:
+    m = await Municipality.create(nis_code=nis, name=name)
+    for code in postal_codes:
+        await PostalCode.create(code=code, municipality=m)
+    return m
 
 
 async def counter(name: str, *munis: Municipality) -> Counter:

@@ -96,9 +96,7 @@ PARTNER = {
 
 async def test_parent_journey_from_sign_up_to_enrolment(live_server: str) -> None:
     # given: the Leuven municipality with its postal codes and three locations
-    leuven = await f.municipality("24062", "Leuven")
-    leuven.postal_codes = ["3000", "3001", "3010", "3012", "3018"]
-    await leuven.save()
+    leuven = await f.municipality("24062", "Leuven", ("3000", "3001", "3010", "3012", "3018"))
     locations = [await f.location(leuven, capacity=10) for _ in range(3)]
     an, bram = Client(live_server), Client(live_server)
 

@@ -25,4 +25,5 @@ async def test_migrations_applied_all(database: str) -> None:
         "0002_integrity",
         "0003_rrn_hashes_under_every_key",
         "0004_parent_journey",
+        "0005_providers",
     ]

@@ -11,7 +11,6 @@ import pytest
 
 from models.accounts import Role
 from models.households import Household, Parent
-from models.regions import Municipality
 from permissions.rrn import Rrn
 from tests import factories as f
 
@@ -58,7 +57,14 @@ class Family:
 
 
 async def family(*, user: bool = True) -> Family:
-    muni = await Municipality.create(nis_code="24062", name="Leuven", postal_codes=["3000", "3001"])
+    muni = await f.municipality(
+        "24062",
+        "Leuven",
+        (
+            "3000",
+            "3001",
+        ),
+    )
     u = await f.user(Role.PARENT) if user else None
     h, p = await f.household(muni, u, first_name="An", last_name="Peeters")
     c = await f.child(h, expected=f.days(60))
@@ -295,7 +301,7 @@ async def test_update_parent_source_is_shown_to_the_provider(actor: Any) -> None
 async def test_update_parent_as_applicant_moving_changes_the_residence(actor: Any) -> None:
     # given
     fam = await family()
-    await Municipality.create(nis_code="24038", name="Herent", postal_codes=["3020"])
+    await f.municipality("24038", "Herent", ("3020",))
 
     # when
     result = await actor(fam.user).gql(
@@ -327,7 +333,7 @@ async def test_update_parent_as_partner_moving_keeps_the_residence(actor: Any) -
         municipality=fam.muni,
         **f.PARENT_DEFAULTS,
     )
-    await Municipality.create(nis_code="24038", name="Herent", postal_codes=["3020"])
+    await f.municipality("24038", "Herent", ("3020",))
 
     # when
     result = await actor(partner_user).gql(

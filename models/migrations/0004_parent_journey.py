@@ -3,6 +3,8 @@ sources of priority information, postal codes, rate-limit windows."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+
+from models.migration_ops import AddFilledField
 from models.accounts import ReferralKind
 from models.consents import ConsentAction, ConsentPurpose
 from models.households import ConsentMethod, InformationSource, InvitationKind
@@ -95,10 +97,11 @@ class Migration(migrations.Migration):
             name='situation_recorded_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
-        ops.AddField(
+        AddFilledField(
             model_name='Household',
             name='situation_source',
             field=fields.CharEnumField(default=InformationSource.PARENT, description='PARENT: PARENT\nREFERRAL_WORKER: REFERRAL_WORKER\nADMIN: ADMIN', enum_type=InformationSource, max_length=16),
+            fill="'PARENT'",
         ),
         ops.AddField(
             model_name='Household',
@@ -110,15 +113,17 @@ class Migration(migrations.Migration):
             name='consent_given_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
-        ops.AddField(
+        AddFilledField(
             model_name='Mandate',
             name='consent_method',
             field=fields.CharEnumField(default=ConsentMethod.ONLINE, description='ONLINE: ONLINE\nSIGNED_FORM: SIGNED_FORM\nIN_PERSON: IN_PERSON\nPHONE: PHONE', enum_type=ConsentMethod, max_length=16),
+            fill="'ONLINE'",
         ),
-        ops.AddField(
+        AddFilledField(
             model_name='Mandate',
             name='consent_note',
             field=fields.CharField(default='', max_length=500),
+            fill="''",
         ),
         ops.AddField(
             model_name='Mandate',
@@ -130,30 +135,33 @@ class Migration(migrations.Migration):
             name='revoked_by',
             field=fields.ForeignKeyField('models.User', source_field='revoked_by_id', null=True, db_constraint=True, to_field='id', related_name='mandates_revoked', on_delete=OnDelete.SET_NULL),
         ),
-        ops.AddField(
+        AddFilledField(
             model_name='Municipality',
             name='postal_codes',
             field=ArrayField(default=list, element_type='TEXT'),
+            fill="'{}'",
         ),
         ops.AddField(
             model_name='Parent',
             name='situation_recorded_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
-        ops.AddField(
+        AddFilledField(
             model_name='Parent',
             name='situation_source',
             field=fields.CharEnumField(default=InformationSource.PARENT, description='PARENT: PARENT\nREFERRAL_WORKER: REFERRAL_WORKER\nADMIN: ADMIN', enum_type=InformationSource, max_length=16),
+            fill="'PARENT'",
         ),
         ops.AddField(
             model_name='Parent',
             name='situation_source_organisation',
             field=fields.ForeignKeyField('models.ReferralOrganisation', source_field='situation_source_organisation_id', null=True, db_constraint=True, to_field='id', related_name='sourced_parents', on_delete=OnDelete.SET_NULL),
         ),
-        ops.AddField(
+        AddFilledField(
             model_name='ReferralOrganisation',
             name='kind',
             field=fields.CharEnumField(default=ReferralKind.OTHER, description='OCMW: OCMW\nVDAB: VDAB\nKIND_EN_GEZIN: KIND_EN_GEZIN\nCAW: CAW\nOTHER: OTHER', enum_type=ReferralKind, max_length=16),
+            fill="'OTHER'",
         ),
         ops.RunSQL(
             "CREATE UNIQUE INDEX mandate_one_active ON mandate (household_id, "

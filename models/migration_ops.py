@@ -1,0 +1,36 @@
+"""Migration operations Tortoise lacks: adding a NOT NULL column to a table that already
+holds rows. Tortoise's AddField emits `ADD COLUMN ... NOT NULL` without a default, which
+fails on a filled table; this fills existing rows through a temporary SQL default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.fields.base import DB_DEFAULT_NOT_SET
+from tortoise.fields.db_defaults import SqlDefault
+from tortoise.migrations import operations as ops
+
+
+class AddFilledField(ops.AddField):
+    """AddField whose existing rows get `fill` (an SQL expression); the column keeps no
+    database default afterwards, so the model state is exactly AddField's."""
+
+    def __init__(self, model_name: str, name: str, field: Any, fill: str) -> None:
+        super().__init__(model_name=model_name, name=name, field=field)
+        self.fill = fill
+
+    async def database_forward(
+        self, app_label: str, old_state: Any, new_state: Any, state_editor: Any = None
+    ) -> None:
+        if not state_editor:
+            return
+        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+        field = model._meta.fields_map[self.name]
+        field.db_default = SqlDefault(self.fill)
+        try:
+            await state_editor.add_field(model, self.name)
+        finally:
+            field.db_default = DB_DEFAULT_NOT_SET
+        table = model._meta.db_table
+        column = model._meta.fields_db_projection[self.name]
+        await state_editor._run_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP DEFAULT')
