@@ -58,6 +58,11 @@ class Settings:
     # Partner invitations and dossier claim codes stay valid this many days.
     invitation_days: int = 14
     password_min_length: int = 12
+    # Applications still pending this many days after they were made are flagged as
+    # unanswered (inbox, counter overview); an offer without a deadline gets this many
+    # days for the family to reply.
+    answer_days: int = 30
+    offer_reply_days: int = 14
 
     @property
     def dev_signing(self) -> bool:
@@ -96,6 +101,8 @@ def load() -> Settings:
         uniqueness_checks_per_hour=int(_env("LOKET_UNIQUENESS_CHECKS_PER_HOUR", "20") or 20),
         sign_in_failures_per_window=int(_env("LOKET_SIGN_IN_FAILURES", "10") or 10),
         invitation_days=int(_env("LOKET_INVITATION_DAYS", "14") or 14),
+        answer_days=int(_env("LOKET_ANSWER_DAYS", "30") or 30),
+        offer_reply_days=int(_env("LOKET_OFFER_REPLY_DAYS", "14") or 14),
     )
 
 

@@ -102,6 +102,14 @@ class Ability(StrEnum):
     START_DOSSIER = "START_DOSSIER"
     MANAGE_REFERRAL_ORGANISATIONS = "MANAGE_REFERRAL_ORGANISATIONS"
     CONSENTED_CONTACTS = "CONSENTED_CONTACTS"
+    ANSWER_APPLICATION = "ANSWER_APPLICATION"
+    END_ENROLMENT = "END_ENROLMENT"
+    MANAGE_LOCATION = "MANAGE_LOCATION"
+    LOCATION_QUOTA = "LOCATION_QUOTA"
+    PUBLISH_LAST_MINUTE = "PUBLISH_LAST_MINUTE"
+    SAVE_SEARCH = "SAVE_SEARCH"
+    DEMAND_OVERVIEW = "DEMAND_OVERVIEW"
+    SERVICE_CHILDREN = "SERVICE_CHILDREN"
 
 
 @dataclass(frozen=True)
@@ -235,6 +243,51 @@ POLICY: dict[Ability, Rule] = {
     ),
     Ability.CONSENTED_CONTACTS: _act(
         "contact details of parents whose consent for a purpose is active now", Role.ADMIN
+    ),
+    Ability.ANSWER_APPLICATION: _act(
+        "answer a request at one's own location: offer, waitlist, refuse, withdraw an offer "
+        "(emergency-list requests: offer only)",
+        Role.PROVIDER,
+        Role.INTEGRATOR,
+        grants=(Grant.PROVIDER_SELECTED, Grant.PROVIDER_EMERGENCY),
+    ),
+    Ability.END_ENROLMENT: _act(
+        "end an enrolment at one's own location (starts the retention clock)",
+        Role.PROVIDER,
+        Role.INTEGRATOR,
+        grants=(Grant.PROVIDER_ENROLLED,),
+    ),
+    Ability.MANAGE_LOCATION: _act(
+        "edit one's own location: capacity, ages, opening hours, own priority policy",
+        Role.PROVIDER,
+        Role.INTEGRATOR,
+        grants=_PROVIDER,
+    ),
+    Ability.LOCATION_QUOTA: _act(
+        "a location's share of children from priority groups against its target",
+        Role.PROVIDER,
+        Role.INTEGRATOR,
+        Role.ADMIN,
+        grants=(*_PROVIDER, Grant.ADMIN),
+    ),
+    Ability.PUBLISH_LAST_MINUTE: _act(
+        "publish or withdraw last-minute places of one's own location",
+        Role.PROVIDER,
+        Role.INTEGRATOR,
+        grants=_PROVIDER,
+    ),
+    Ability.SAVE_SEARCH: _act("save, list and delete one's own search filters", *Role),
+    Ability.DEMAND_OVERVIEW: _act(
+        "aggregate demand in the counter's region (no personal data)",
+        Role.LOKET,
+        Role.INTEGRATOR,
+        Role.ADMIN,
+        grants=(Grant.COUNTER_REGION, Grant.ADMIN),
+    ),
+    Ability.SERVICE_CHILDREN: _act(
+        "children who used the sick-child service, with what invoicing needs",
+        Role.SICK_CHILD_SERVICE,
+        grants=(Grant.SICK_CHILD_SERVICE,),
     ),
 }
 
