@@ -103,6 +103,7 @@ class Ability(StrEnum):
     MANAGE_REFERRAL_ORGANISATIONS = "MANAGE_REFERRAL_ORGANISATIONS"
     CONSENTED_CONTACTS = "CONSENTED_CONTACTS"
     ANSWER_APPLICATION = "ANSWER_APPLICATION"
+    CHOOSE_LOCATIONS = "CHOOSE_LOCATIONS"
     END_ENROLMENT = "END_ENROLMENT"
     MANAGE_LOCATION = "MANAGE_LOCATION"
     LOCATION_QUOTA = "LOCATION_QUOTA"
@@ -243,6 +244,12 @@ POLICY: dict[Ability, Rule] = {
     ),
     Ability.CONSENTED_CONTACTS: _act(
         "contact details of parents whose consent for a purpose is active now", Role.ADMIN
+    ),
+    Ability.CHOOSE_LOCATIONS: _act(
+        "add chosen locations to an open request (counter staff help families choose)",
+        *_FAMILY_ROLES,
+        Role.LOKET,
+        grants=(*_FAMILY, Grant.COUNTER_REGION),
     ),
     Ability.ANSWER_APPLICATION: _act(
         "answer a request at one's own location: offer, waitlist, refuse, withdraw an offer "

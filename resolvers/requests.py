@@ -18,23 +18,13 @@ from models.requests import OPEN_APPLICATION_STATUSES, OPEN_APPLICATION_STATUSES
 from permissions.policy import POLICY, Ability
 from permissions.scopes import (
     Params,
-    emergency_condition,
-    selected_condition,
     visible_households,
 )
 from resolvers import uniqueness, validation
 from resolvers.access import parse_id, provided, writable
-from resolvers.households import HOUSEHOLD_COLUMNS, household_from_row
-from resolvers.loaders import APPLICATION_SQL, REQUEST_SQL, application_from_row, request_from_row
+from resolvers.capacity import places_taken
+from resolvers.loaders import REQUEST_SQL, request_from_row
 from resolvers.validation import Errors
-from schema.common import (
-    Connection,
-    Edge,
-    connection,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-)
 from schema.directives import arg
 from schema.requests import (
     AcceptOfferPayload,
@@ -43,8 +33,6 @@ from schema.requests import (
     AnswerOfferInput,
     CareDayInput,
     DeclineOfferPayload,
-    InboxEntry,
-    InboxReason,
     NextStep,
     NextStepKind,
     SubmitCareRequestInput,
@@ -57,88 +45,8 @@ from schema.requests import (
     WithdrawCareRequestPayload,
 )
 
-INBOX_SQL = """
-SELECT e.request_id, e.application_id, e.reason, e.grant_name, e.submitted_at,
-       {household_columns}
-FROM (
-    SELECT r.id AS request_id, r.household_id, a.id AS application_id,
-           'SELECTED' AS reason, 'PROVIDER_SELECTED' AS grant_name, r.submitted_at
-    FROM application a JOIN care_request r ON r.id = a.request_id
-    WHERE {selected}
-    UNION ALL
-    SELECT r.id, r.household_id, NULL, 'EMERGENCY_LIST', 'PROVIDER_EMERGENCY', r.submitted_at
-    FROM care_request r JOIN household eh ON eh.id = r.household_id
-    WHERE {emergency}
-      AND NOT EXISTS (SELECT 1 FROM application x WHERE x.request_id = r.id
-                      AND x.location_id = {loc} AND x.status IN {open})
-) e
-JOIN household h ON h.id = e.household_id
-JOIN municipality m ON m.nis_code = h.municipality_id
-{after}
-ORDER BY e.submitted_at, e.request_id
-LIMIT {limit}"""
 
-
-async def inbox(
-    info: Info,
-    location_id: Annotated[strawberry.ID, arg("The location whose inbox to read.")],
-    first: Annotated[int, arg("Page size (1-100).", reason="pagination")] = 20,
-    after: Annotated[str | None, arg("Cursor to continue after.", reason="pagination")] = None,
-) -> Connection[InboxEntry] | None:
-    """Open applications at the location plus emergency-list requests of its municipality;
-    null for a location the viewer does not work for."""
-    viewer = info.context.viewer
-    location = parse_id(location_id)
-    if location is None or location not in viewer.location_ids:
-        return None
-    size = page_size(first)
-    p = Params()
-    loc = p.add(location)
-    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
-    after_sql = ""
-    cursor = decode_cursor(after) if after else None
-    if cursor and "|" in cursor:
-        stamp, _, rid = cursor.partition("|")
-        try:
-            after_sql = (
-                f"WHERE (e.submitted_at, e.request_id) > "
-                f"({p.add(datetime.datetime.fromisoformat(stamp))}, {p.add(uuid.UUID(rid))})"
-            )
-        except ValueError:
-            after_sql = ""
-    sql = INBOX_SQL.format(
-        household_columns=HOUSEHOLD_COLUMNS,
-        loc=loc,
-        open=OPEN_APPLICATION_STATUSES_SQL,
-        selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
-        emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
-        after=after_sql,
-        limit=p.add(size + 1),
-    )
-    rows = await fetch(sql, *p.values)
-    page = rows[:size]
-    requests = await _requests_by_id(
-        [r["request_id"] for r in page], {r["request_id"]: r["grant_name"] for r in page}
-    )
-    app_ids = [r["application_id"] for r in page if r["application_id"] is not None]
-    applications: dict[Any, Any] = {}
-    if app_ids:
-        for a in await fetch(f"{APPLICATION_SQL} WHERE a.id = ANY($1::uuid[])", app_ids):
-            applications[a["id"]] = application_from_row(a, "PROVIDER_SELECTED")
-    edges = []
-    for r in page:
-        node = InboxEntry(
-            reason=InboxReason(r["reason"]),
-            application=applications.get(r["application_id"]),
-            request=requests[r["request_id"]],
-            household=household_from_row(r),
-        )
-        cursor_value = f"{r['submitted_at'].isoformat()}|{r['request_id']}"
-        edges.append(Edge(cursor=encode_cursor(cursor_value), node=node))
-    return connection(edges, len(rows) > size)
-
-
-async def _requests_by_id(ids: list[uuid.UUID], grants: dict[uuid.UUID, str]) -> dict[Any, Any]:
+async def requests_by_id(ids: list[uuid.UUID], grants: dict[uuid.UUID, str]) -> dict[Any, Any]:
     if not ids:
         return {}
     p = Params([ids])
@@ -262,7 +170,7 @@ async def submit_care_request(
             request_id,
             location_ids,
         )
-    created = await _requests_by_id([request_id], {request_id: target["grant_name"]})
+    created = await requests_by_id([request_id], {request_id: target["grant_name"]})
     return SubmitCareRequestPayload(care_request=created[request_id], errors=[])
 
 
@@ -294,7 +202,7 @@ async def _lock_application(application_id: uuid.UUID) -> Any:
 async def _result(payload: Any, request_id: uuid.UUID, grant: str, errors: Errors) -> Any:
     if errors:
         return payload(care_request=None, errors=errors.items)
-    found = await _requests_by_id([request_id], {request_id: grant})
+    found = await requests_by_id([request_id], {request_id: grant})
     return payload(care_request=found.get(request_id), errors=[])
 
 
@@ -385,23 +293,14 @@ async def accept_offer(
             await fetch(
                 "SELECT 1 FROM provider_location WHERE id = $1 FOR UPDATE", row["location_id"]
             )
-            place = await fetch(
-                """SELECT l.capacity, (SELECT count(*) FROM enrolment e
-                     WHERE e.location_id = l.id
-                       AND e.start_date < date_trunc('month', $2::date) + interval '1 month'
-                       AND (e.end_date IS NULL
-                            OR e.end_date >= date_trunc('month', $2::date))) AS taken
-                   FROM provider_location l WHERE l.id = $1""",
-                row["location_id"],
-                start,
-            )
+            capacity, taken = await places_taken(row["location_id"], start)
             await fetch("SELECT 1 FROM child WHERE id = $1 FOR UPDATE", row["child_id"])
             enrolled = await fetch(
                 """SELECT EXISTS (SELECT 1 FROM enrolment WHERE child_id = $1
                                   AND end_date IS NULL) AS found""",
                 row["child_id"],
             )
-            if place[0]["taken"] >= place[0]["capacity"]:
+            if taken >= capacity:
                 errors.add(path, "LOCATION_FULL", "The location has no place left that month.")
             elif enrolled[0]["found"]:
                 errors.add(path, "ALREADY_ENROLLED", "The child already holds a place.")
@@ -505,7 +404,7 @@ async def add_chosen_locations(
     """Choose more locations for an open request, after the ones chosen before."""
     errors = Errors()
     path = ["input", "locationIds"]
-    target = await writable(info, "request", input.request_id, Ability.SUBMIT_CARE_REQUEST)
+    target = await writable(info, "request", input.request_id, Ability.CHOOSE_LOCATIONS)
     if target is None:
         errors.add(["input", "requestId"], "NOT_FOUND", _NO_REQUEST)
         return AddChosenLocationsPayload(care_request=None, errors=errors.items)

@@ -135,8 +135,45 @@ class InboxReason(Enum):
     EMERGENCY_LIST = "EMERGENCY_LIST"
 
 
+@strawberry.type(
+    description="Why a request ranks where it does in a location's inbox: the legal rule "
+    "set picked by its submission date (or the provider's own policy only, for free-price "
+    "locations), the priority tier, the score and the reasons in words."
+)
+class PriorityExplanation:
+    household_id: strawberry.Private[uuid.UUID]
+    grant: strawberry.Private[str]
+    rule_set: str | None = guarded(
+        Ability.PARENT_SITUATION, "Key of the rule set applied (e.g. IKT_2025_RESTORED)."
+    )
+    rule_set_name: str | None = guarded(Ability.PARENT_SITUATION, "Name of the rule set.")
+    tier: int | None = guarded(
+        Ability.PARENT_SITUATION, "0 for the absolute priority group, 1 for the others."
+    )
+    score: int | None = guarded(
+        Ability.PARENT_SITUATION, "Points from legal priority groups and the own policy."
+    )
+    reasons: list[str] | None = guarded(
+        Ability.PARENT_SITUATION,
+        "The explanation, e.g. 'work situation: absolute priority', 'single parent', "
+        "'requested 8 months ago'.",
+    )
+
+
 @strawberry.type(description="One request in a location's inbox.")
 class InboxEntry:
+    rank: int = public(
+        "Position in the inbox under the priority rules (1 = first).",
+        reason="inbox structure; says nothing about the family by itself",
+    )
+    priority: PriorityExplanation = public(
+        "Why the request ranks here.",
+        reason="inbox structure; the explanation's fields carry their own policy",
+    )
+    overdue: bool | None = guarded(
+        Ability.APPLICATION_HANDLING,
+        "Still pending past the answer deadline (LOKET_ANSWER_DAYS after it was made).",
+    )
     reason: InboxReason = public(
         "Why the request is in this inbox.", reason="inbox structure; entries are scoped"
     )
@@ -149,6 +186,28 @@ class InboxEntry:
     )
     household: Household = public(
         "The dossier.", reason="inbox structure; the dossier's fields carry their own policy"
+    )
+
+
+@strawberry.input(description="Which inbox entries to show; every filter is optional.")
+class InboxFilter:
+    statuses: list[ApplicationStatus] | None = input_field(
+        "Only applications in these statuses (leaves out emergency-list entries, which have "
+        "no application here).",
+        default=None,
+    )
+    reasons: list[InboxReason] | None = input_field("Only entries of these kinds.", default=None)
+    start_month: datetime.date | None = input_field(
+        "Only requests whose desired start falls in this month (any day of it).", default=None
+    )
+    min_age_months: int | None = input_field(
+        "Only children at least this old (in months) at the desired start.", default=None
+    )
+    max_age_months: int | None = input_field(
+        "Only children at most this old (in months) at the desired start.", default=None
+    )
+    overdue_only: bool = input_field(
+        "Only applications pending past the answer deadline.", default=False
     )
 
 

@@ -24,12 +24,17 @@ from permissions.engine import PolicyExecutor
 from permissions.policy import Ability
 from resolvers import (
     accounts,
+    applications,
     children,
     consents,
+    counters,
     households,
+    inbox,
     mandates,
     providers,
     requests,
+    searches,
+    services,
     uniqueness,
 )
 from schema.directives import guarded, guarded_mutation, public, public_mutation
@@ -59,8 +64,15 @@ class Query:
     )
     inbox = guarded(
         Ability.PROVIDER_INBOX,
-        "A location's inbox: open applications and emergency-list requests.",
-        resolver=requests.inbox,
+        "A location's inbox: open applications and emergency-list requests, ranked by the "
+        "legal priority rules and the provider's own policy, each with its explanation.",
+        resolver=inbox.inbox,
+    )
+    location_quota = guarded(
+        Ability.LOCATION_QUOTA,
+        "A location's share of children from priority groups or vulnerable families in a "
+        "year, against its 20 % / 30 % target.",
+        resolver=applications.location_quota,
     )
     has_open_request = guarded(
         Ability.CHECK_REQUEST_UNIQUENESS,
@@ -75,6 +87,24 @@ class Query:
     )
     municipalities = public(
         "Municipalities known to the platform.", reason=_PUBLIC, resolver=providers.municipalities
+    )
+    search_locations = public(
+        "Search childcare locations by municipality, postal code, distance, kind, tariff, age "
+        "and opening days; sorted by name, or by distance with `near`. Bad input gives an "
+        "error with a stable code (e.g. UNKNOWN_POSTAL_CODE, OUT_OF_RANGE, INVALID_CURSOR).",
+        reason=_PUBLIC,
+        resolver=providers.search_locations,
+    )
+    last_minute_places = public(
+        "Search last-minute free places that are published, not withdrawn and not past, by "
+        "area, dates, age and days; sorted by start, or by distance with `near`.",
+        reason=_PUBLIC,
+        resolver=providers.last_minute_places,
+    )
+    my_saved_searches = guarded(
+        Ability.SAVE_SEARCH,
+        "The signed-in user's saved searches, oldest first.",
+        resolver=searches.my_saved_searches,
     )
     referral_organisations = public(
         "Referral organisations (OCMW, VDAB, Kind en Gezin, ...), by name: whom a parent may "
@@ -92,6 +122,18 @@ class Query:
         "Parents whose consent for a purpose is active now (decided at query time), with "
         "their contact details; every read is written to the access log.",
         resolver=consents.consented_contacts,
+    )
+    demand_overview = guarded(
+        Ability.DEMAND_OVERVIEW,
+        "Aggregate demand in the viewer's region by month and municipality: open and "
+        "fulfilled requests, the emergency list, unanswered applications. Counts only.",
+        resolver=counters.demand_overview,
+    )
+    service_children = guarded(
+        Ability.SERVICE_CHILDREN,
+        "Children who used the viewer's sick-child service, with what invoicing needs; "
+        "every read is written to the access log.",
+        resolver=services.service_children,
     )
 
 
@@ -164,6 +206,26 @@ class Mutation:
         "Revoke one's own consent for a purpose, effective at once.",
         resolver=consents.revoke_consent,
     )
+    publish_last_minute_places = guarded_mutation(
+        Ability.PUBLISH_LAST_MINUTE,
+        "Publish free places of one's own location for a period, days and age group.",
+        resolver=providers.publish_last_minute_places,
+    )
+    withdraw_last_minute_places = guarded_mutation(
+        Ability.PUBLISH_LAST_MINUTE,
+        "Withdraw published last-minute places of one's own location.",
+        resolver=providers.withdraw_last_minute_places,
+    )
+    save_search = guarded_mutation(
+        Ability.SAVE_SEARCH,
+        "Save a search filter (validated as the search validates it) to run again later.",
+        resolver=searches.save_search,
+    )
+    delete_saved_search = guarded_mutation(
+        Ability.SAVE_SEARCH,
+        "Delete one of one's own saved searches.",
+        resolver=searches.delete_saved_search,
+    )
     register_household = guarded_mutation(
         Ability.REGISTER_HOUSEHOLD,
         "Register the signed-in parent's household with a first child.",
@@ -205,7 +267,7 @@ class Mutation:
         resolver=requests.update_care_request,
     )
     add_chosen_locations = guarded_mutation(
-        Ability.SUBMIT_CARE_REQUEST,
+        Ability.CHOOSE_LOCATIONS,
         "Choose more locations for an open request.",
         resolver=requests.add_chosen_locations,
     )
@@ -228,6 +290,41 @@ class Mutation:
         Ability.ANSWER_OFFER,
         "Decline an offered place.",
         resolver=requests.decline_offer,
+    )
+    offer_place = guarded_mutation(
+        Ability.ANSWER_APPLICATION,
+        "Offer a place at one's own location (also to an emergency-list request there).",
+        resolver=applications.offer_place,
+    )
+    waitlist_application = guarded_mutation(
+        Ability.ANSWER_APPLICATION,
+        "Put a pending application on the waiting list.",
+        resolver=applications.waitlist_application,
+    )
+    refuse_application = guarded_mutation(
+        Ability.ANSWER_APPLICATION,
+        "Refuse an application, with a reason the family sees.",
+        resolver=applications.refuse_application,
+    )
+    withdraw_offer = guarded_mutation(
+        Ability.ANSWER_APPLICATION,
+        "Withdraw an offer the family has not answered yet.",
+        resolver=applications.withdraw_offer,
+    )
+    mark_staff_child = guarded_mutation(
+        Ability.ANSWER_APPLICATION,
+        "Mark the child of an application as a staff member's child (own priority policy).",
+        resolver=applications.mark_staff_child,
+    )
+    end_enrolment = guarded_mutation(
+        Ability.END_ENROLMENT,
+        "End an enrolment at one's own location (starts the retention clock).",
+        resolver=applications.end_enrolment,
+    )
+    update_location = guarded_mutation(
+        Ability.MANAGE_LOCATION,
+        "Change one's own location: capacity, ages, opening times, own priority policy.",
+        resolver=applications.update_location,
     )
 
 

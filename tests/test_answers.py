@@ -624,18 +624,34 @@ async def test_add_chosen_locations_as_parent_with_unknown_or_repeated_location(
     assert await Application.filter(request_id=d.request.id).count() == 1
 
 
-async def test_add_chosen_locations_as_loket_is_forbidden(actor: Any) -> None:
+async def test_add_chosen_locations_as_loket_of_the_region_helps_the_family(
+    actor: Any,
+) -> None:
+    # given: counter staff of the family's region; another counter elsewhere
     d = await dossier(locations=1)
     extra = await f.location(d.household.municipality)
     counter = await f.counter("Loket Leuven", d.household.municipality)
     staff = await f.user(Role.LOKET, counter=counter)
+    elsewhere = await f.counter("Loket Mechelen", await f.municipality("12025", "Mechelen"))
+    other = await f.user(Role.LOKET, counter=elsewhere)
+    variables = {"i": {"requestId": str(d.request.id), "locationIds": [str(extra.id)]}}
 
-    result = await actor(staff).gql(
-        ADD, {"i": {"requestId": str(d.request.id), "locationIds": [str(extra.id)]}}
+    # when
+    subset = (
+        "mutation($i: AddChosenLocationsInput!) { addChosenLocations(input: $i) {"
+        " careRequest { preferredLocations { id } } errors { field code } } }"
     )
+    outside = await actor(other).gql(subset, variables)
+    helped = await actor(staff).gql(subset, variables)
 
-    forbidden(result, "addChosenLocations")
-    assert await Application.filter(request_id=d.request.id).count() == 1
+    # then: the counter sees the list of preferred providers, its own subset
+    assert outside["data"]["addChosenLocations"]["errors"] == [
+        {"field": ["input", "requestId"], "code": "NOT_FOUND"}
+    ]
+    assert payload(helped, "addChosenLocations")["careRequest"]["preferredLocations"] == [
+        {"id": str(d.locations[0].id)},
+        {"id": str(extra.id)},
+    ]
 
 
 async def test_add_chosen_locations_as_toeleider_with_mandate(actor: Any) -> None:
@@ -653,3 +669,20 @@ async def test_add_chosen_locations_as_toeleider_with_mandate(actor: Any) -> Non
         a["preference"]
         for a in payload(result, "addChosenLocations")["careRequest"]["applications"]
     ] == [1, 2]
+
+
+async def test_accept_offer_as_parent_when_a_later_enrolment_takes_the_place_is_refused(
+    actor: Any,
+) -> None:
+    # given: one place, already promised from a later month on; a new open-ended place
+    # starting earlier would overlap it from that month
+    d = await dossier(capacity=1)
+    await offer(d.applications[0], start=60)
+    h2, _ = await f.household(d.household.municipality)
+    later = await f.child(h2, born=f.days(-100))
+    await f.enrolment(later, d.locations[0], start=f.days(200))
+
+    result = await actor(d.user).gql(ACCEPT, {"i": {"applicationId": str(d.applications[0].id)}})
+
+    assert codes(result, "acceptOffer") == [(["input", "applicationId"], "LOCATION_FULL")]
+    assert await Enrolment.filter(child_id=d.child.id).count() == 0

@@ -111,6 +111,8 @@ OPERATIONS.update(
             "{ consentedContacts(purpose: RESEARCH_CONTACT) { edges { cursor } } }",
             {},
         ),
+        ("Query", "demandOverview"): ("{ demandOverview { emergencyListSize } }", {}),
+        ("Query", "serviceChildren"): ("{ serviceChildren { edges { cursor } } }", {}),
         ("Mutation", "createReferralOrganisation"): _mutation(
             "createReferralOrganisation",
             "CreateReferralOrganisationInput",
@@ -145,6 +147,60 @@ OPERATIONS.update(
         ),
         ("Mutation", "revokeConsent"): _mutation(
             "revokeConsent", "RevokeConsentInput", {"purpose": "RESEARCH_CONTACT"}
+        ),
+        ("Query", "mySavedSearches"): ("{ mySavedSearches { id } }", {}),
+        ("Mutation", "publishLastMinutePlaces"): _mutation(
+            "publishLastMinutePlaces",
+            "PublishLastMinutePlacesInput",
+            {
+                "locationId": NOWHERE,
+                "periodStart": "2030-01-01",
+                "periodEnd": "2030-01-31",
+                "days": ["MON"],
+                "minAgeMonths": 0,
+                "maxAgeMonths": 36,
+                "places": 1,
+            },
+        ),
+        ("Mutation", "withdrawLastMinutePlaces"): _mutation(
+            "withdrawLastMinutePlaces", "WithdrawLastMinutePlacesInput", {"id": NOWHERE}
+        ),
+        ("Mutation", "saveSearch"): _mutation(
+            "saveSearch",
+            "SaveSearchInput",
+            {"name": " ", "kind": "LOCATIONS", "locationFilter": {}},
+        ),
+        ("Mutation", "deleteSavedSearch"): _mutation(
+            "deleteSavedSearch", "DeleteSavedSearchInput", {"id": NOWHERE}
+        ),
+        ("Mutation", "offerPlace"): _mutation(
+            "offerPlace", "OfferPlaceInput", {"requestId": NOWHERE, "locationId": NOWHERE}
+        ),
+        ("Mutation", "waitlistApplication"): _mutation(
+            "waitlistApplication", "WaitlistApplicationInput", {"applicationId": NOWHERE}
+        ),
+        ("Mutation", "refuseApplication"): _mutation(
+            "refuseApplication",
+            "RefuseApplicationInput",
+            {"applicationId": NOWHERE, "reason": "Geen plaats"},
+        ),
+        ("Mutation", "withdrawOffer"): _mutation(
+            "withdrawOffer", "WithdrawOfferInput", {"applicationId": NOWHERE}
+        ),
+        ("Mutation", "markStaffChild"): _mutation(
+            "markStaffChild", "MarkStaffChildInput", {"applicationId": NOWHERE, "staffChild": True}
+        ),
+        ("Mutation", "endEnrolment"): (
+            "mutation($i: EndEnrolmentInput!) { endEnrolment(input: $i) { errors { code } } }",
+            {"i": {"enrolmentId": NOWHERE, "endDate": "2030-01-01"}},
+        ),
+        ("Mutation", "updateLocation"): (
+            "mutation($i: UpdateLocationInput!) { updateLocation(input: $i) { errors { code } } }",
+            {"i": {"locationId": NOWHERE, "capacity": 10}},
+        ),
+        ("Query", "locationQuota"): (
+            f'{{ locationQuota(locationId: "{NOWHERE}", year: 2026) {{ enrolled }} }}',
+            {},
         ),
     }
 )

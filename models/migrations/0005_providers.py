@@ -150,4 +150,12 @@ class Migration(migrations.Migration):
             "end_date)",
             "DROP INDEX enrolment_location_period_idx",
         ),
+        ops.RunSQL(
+            "CREATE INDEX service_record_service_idx ON service_record (service_id, child_id)",
+            "DROP INDEX service_record_service_idx",
+        ),
+        ops.RunSQL(
+            "CREATE INDEX provider_location_name_idx ON provider_location (name, id)",
+            "DROP INDEX provider_location_name_idx",
+        ),
     ]

@@ -1,0 +1,189 @@
+"""What a ranked inbox costs: a location with 1,000 open requests, one page of the inbox
+through the schema (priority engine, field policy and access log on), next to the floor
+(the same SQL statements for the same rows, without ranking and GraphQL) and the ranking
+alone.
+
+    .venv/bin/python benchmarks/inbox.py [--rounds 30] [--requests 1000] [--page 20]
+
+Uses TEST_DATABASE_URL when set, else the embedded test server, database loket_bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tortoise import Tortoise
+
+from loket import synthetic
+from loket.context import Context
+from loket.db import (
+    embedded_server_uri,
+    ensure_database,
+    fetch,
+    migrate,
+    tortoise_config,
+    with_database,
+)
+from loket.settings import settings
+from models.accounts import Role
+from models.requests import OPEN_APPLICATION_STATUSES_SQL
+from permissions.engine import AccessAudit, build_field_policy
+from permissions.scopes import Params, emergency_condition, selected_condition
+from permissions.viewer import load_viewer
+from resolvers import priority
+from resolvers.households import HOUSEHOLD_COLUMNS
+from resolvers.inbox import (
+    CANDIDATES_SQL,
+    candidate_from_row,
+    family_features,
+    parents_aggregate,
+)
+from resolvers.loaders import APPLICATION_SQL, REQUEST_SQL, Loaders
+from schema.root import build_schema
+from tests import factories as f
+
+QUERY = """query Bench($loc: ID!, $first: Int!) { inbox(locationId: $loc, first: $first) {
+  edges { node { rank overdue priority { tier score reasons }
+    request { id desiredStartDate carePattern { day part } onEmergencyList }
+    application { status preference }
+    household { familySituation parents { firstName lastName workSituation } } } } } }"""
+
+
+async def seed(n: int) -> tuple[uuid.UUID, uuid.UUID]:
+    from tests.conftest import TABLES
+
+    await fetch(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    leuven = await f.municipality("24062", "Leuven")
+    loc = await f.location(leuven, capacity=40)
+    await synthetic.inbox_dossiers(loc.id, leuven.nis_code, n)
+    provider = await f.user(Role.PROVIDER, provider_location=loc)
+    await fetch("ANALYZE")  # as autovacuum would after a bulk load
+    return provider.id, loc.id
+
+
+def candidates_sql(location: uuid.UUID) -> tuple[str, list[object]]:
+    p = Params()
+    loc = p.add(location)
+    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
+    sql = CANDIDATES_SQL.format(
+        features=family_features("h", "r.child_id", loc),
+        parents=parents_aggregate("h"),
+        loc=loc,
+        open=OPEN_APPLICATION_STATUSES_SQL,
+        selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
+        emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
+        answer_days=p.add(settings.answer_days),
+        filters="true",
+    )
+    return sql, p.values
+
+
+async def main(rounds: int, requests: int, page: int) -> None:
+    base = settings.test_database_url or embedded_server_uri(
+        settings.data_dir / "test-pgdata", "postgres"
+    )
+    url = with_database(base, "loket_bench")
+    await ensure_database(url)
+    await migrate(url)
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    provider_id, location = await seed(requests)
+    from tortoise import connections
+
+    async with connections.get("default").acquire_connection() as conn:
+        viewer = await load_viewer(conn, provider_id, None)
+    assert viewer is not None
+    schema = build_schema(enforce=True)
+    policy = build_field_policy(schema)
+    sql, values = candidates_sql(location)
+    today = datetime.date.today()
+
+    async def run() -> float:
+        context = Context(
+            viewer=viewer,
+            field_policy=policy,
+            loaders=Loaders(viewer),
+            request_id=str(uuid.uuid4()),
+            audit=AccessAudit(),
+        )
+        start = time.perf_counter()
+        result = await schema.execute(
+            QUERY, variable_values={"loc": str(location), "first": page}, context_value=context
+        )
+        elapsed = time.perf_counter() - start
+        assert result.errors is None, result.errors
+        assert len(result.data["inbox"]["edges"]) == page
+        return elapsed
+
+    async def floor() -> float:
+        """The same statements for the same rows, without ranking or GraphQL."""
+        start = time.perf_counter()
+        rows = await fetch(sql, *values)
+        await fetch(
+            "SELECT tariff, priority_criteria FROM provider_location WHERE id = $1", location
+        )
+        chosen = rows[:page]
+        ids = [r["request_id"] for r in chosen]
+        await fetch(REQUEST_SQL.format(days="$2") + " WHERE r.id = ANY($1::uuid[])", ids, 60)
+        await fetch(
+            f"{APPLICATION_SQL} WHERE a.id = ANY($1::uuid[])", [r["application_id"] for r in chosen]
+        )
+        households = [r["household_id"] for r in chosen]
+        await fetch(
+            f"""SELECT {HOUSEHOLD_COLUMNS} FROM household h
+                JOIN municipality m ON m.nis_code = h.municipality_id
+                WHERE h.id = ANY($1::uuid[])""",
+            households,
+        )
+        return time.perf_counter() - start
+
+    async def candidates_only() -> float:
+        start = time.perf_counter()
+        await fetch(sql, *values)
+        return time.perf_counter() - start
+
+    rows = await fetch(sql, *values)
+    candidates = [candidate_from_row(r) for r in rows]
+
+    def ranking_only() -> float:
+        start = time.perf_counter()
+        priority.rank(candidates, tariff="INCOME_RELATED", criteria=[], today=today)
+        return time.perf_counter() - start
+
+    for _ in range(3):
+        await run()
+        await floor()
+    timings: dict[str, list[float]] = {"inbox": [], "floor": [], "candidates": [], "rank": []}
+    for _ in range(rounds):
+        timings["inbox"].append(await run())
+        timings["floor"].append(await floor())
+        timings["candidates"].append(await candidates_only())
+        timings["rank"].append(ranking_only())
+    med = {k: statistics.median(v) * 1000 for k, v in timings.items()}
+    print(
+        f"inbox of one location, {len(rows)} open requests, page of {page}, "
+        f"{rounds} interleaved rounds (median ms):"
+    )
+    print(f"  inbox through the schema (ranked, policy, access log): {med['inbox']:.2f}")
+    print(f"  same SQL statements, no ranking, no GraphQL (floor)  : {med['floor']:.2f}")
+    print(f"    of which the candidate statement                   : {med['candidates']:.2f}")
+    print(f"  ranking {len(rows)} candidates in Python              : {med['rank']:.2f}")
+    print(f"  ratio inbox / floor: {med['inbox'] / med['floor']:.2f}")
+    await Tortoise.close_connections()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--page", type=int, default=20)
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.requests, args.page))

@@ -1,0 +1,244 @@
+"""A location's inbox: its open applications and the emergency-list requests of its
+municipality, filtered in SQL and ranked by the priority engine (`resolvers.priority`).
+
+All candidates of the location are loaded in one statement with the features the rules
+need, ranked in Python (the rules are small pure functions), and only the page is then
+built: four statements per request whatever the page size or the inbox size.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Annotated, Any
+
+import orjson
+import strawberry
+
+from loket.context import Info
+from loket.db import fetch
+from loket.errors import InvalidInput
+from loket.settings import settings
+from models.requests import OPEN_APPLICATION_STATUSES_SQL
+from permissions.scopes import Params, emergency_condition, selected_condition
+from resolvers import priority
+from resolvers.access import parse_id
+from resolvers.households import HOUSEHOLD_COLUMNS, household_from_row
+from resolvers.loaders import APPLICATION_SQL, application_from_row
+from resolvers.requests import requests_by_id
+from schema.common import Connection, Edge, connection, decode_cursor, encode_cursor, page_size
+from schema.directives import arg
+from schema.requests import InboxEntry, InboxFilter, InboxReason, PriorityExplanation
+
+RULE_SET_NAMES = {r.key: r.name for r in priority.RULE_SETS}
+
+CANDIDATES_SQL = """
+WITH entries AS (
+    SELECT r.id AS request_id, a.id AS application_id, 'SELECTED' AS reason,
+           'PROVIDER_SELECTED' AS grant_name, a.status AS application_status,
+           a.staff_child, a.created_at AS applied_at
+    FROM application a JOIN care_request r ON r.id = a.request_id
+    WHERE {selected}
+    UNION ALL
+    SELECT r.id, NULL, 'EMERGENCY_LIST', 'PROVIDER_EMERGENCY', NULL, false, NULL
+    FROM care_request r JOIN household eh ON eh.id = r.household_id
+    WHERE {emergency}
+      AND NOT EXISTS (SELECT 1 FROM application x WHERE x.request_id = r.id
+                      AND x.location_id = {loc} AND x.status IN {open})
+)
+SELECT e.*, r.household_id, r.submitted_at, r.desired_start_date, {features},
+       coalesce(e.application_status = 'PENDING'
+                AND e.applied_at < now() - make_interval(days => {answer_days}), false)
+           AS overdue
+FROM entries e
+JOIN care_request r ON r.id = e.request_id
+JOIN household h ON h.id = r.household_id
+JOIN child c ON c.id = r.child_id
+{parents}
+CROSS JOIN LATERAL (SELECT age(r.desired_start_date, coalesce(c.birth_date,
+        c.expected_birth_date, r.desired_start_date)) AS at_start) ag
+WHERE {filters}"""
+
+
+def family_features(household: str, child: str, loc: str) -> str:
+    """SQL columns with what the priority rules need to know about a family, for the
+    child `child` and the location `loc` (SQL expressions). One aggregate over the
+    parents per family."""
+    return f"""{household}.family_situation, {household}.income_below_threshold,
+       {household}.municipality_id = (SELECT municipality_id FROM provider_location
+                                      WHERE id = {loc}) AS resident,
+       pa.work_situations, pa.work_shares, pa.education_levels, pa.foster,
+       EXISTS (SELECT 1 FROM enrolment se JOIN child sc ON sc.id = se.child_id
+               WHERE sc.household_id = {household}.id AND sc.id <> {child}
+                 AND se.location_id = {loc} AND se.end_date IS NULL) AS sibling_enrolled"""
+
+
+def parents_aggregate(household: str) -> str:
+    """The lateral join that `family_features` reads as `pa`."""
+    order = "ORDER BY p.is_applicant DESC, p.id"
+    return f"""CROSS JOIN LATERAL (
+        SELECT array_agg(p.work_situation {order}) AS work_situations,
+               array_agg(p.work_share_percent {order}) AS work_shares,
+               array_agg(p.education_level {order}) AS education_levels,
+               coalesce(bool_or(p.relation_to_child = 'FOSTER_PARENT'), false) AS foster
+        FROM parent p WHERE p.household_id = {household}.id) pa"""
+
+
+LOCATION_SQL = "SELECT tariff, priority_criteria FROM provider_location WHERE id = $1"
+
+
+def criteria_of(raw: Any) -> list[dict[str, Any]]:
+    """A location's own criteria (jsonb arrives as text from asyncpg)."""
+    value = orjson.loads(raw) if isinstance(raw, str) else raw
+    return list(value or [])
+
+
+def _filters(p: Params, filter: InboxFilter | None) -> str:
+    if filter is None:
+        return "true"
+    conditions = ["true"]
+    months = "(extract(year FROM ag.at_start) * 12 + extract(month FROM ag.at_start))"
+    if filter.statuses is not None:
+        statuses = [s.value for s in filter.statuses]
+        conditions.append(f"e.application_status = ANY({p.add(statuses)}::text[])")
+    if filter.reasons is not None:
+        reasons = [r.value for r in filter.reasons]
+        conditions.append(f"e.reason = ANY({p.add(reasons)}::text[])")
+    if filter.start_month is not None:
+        first = filter.start_month.replace(day=1)
+        conditions.append(f"date_trunc('month', r.desired_start_date) = {p.add(first)}::date")
+    for value, op, name in (
+        (filter.min_age_months, ">=", "minAgeMonths"),
+        (filter.max_age_months, "<=", "maxAgeMonths"),
+    ):
+        if value is not None:
+            if not 0 <= value <= 120:
+                raise InvalidInput("OUT_OF_RANGE", f"{name} must be between 0 and 120.")
+            conditions.append(f"{months} {op} {p.add(value)}")
+    if filter.overdue_only:
+        conditions.append(
+            f"e.application_status = 'PENDING' AND e.applied_at < now() - "
+            f"make_interval(days => {p.add(settings.answer_days)})"
+        )
+    return " AND ".join(conditions)
+
+
+def candidate_from_row(r: Any, key: str = "request_id") -> priority.Candidate:
+    return priority.Candidate(
+        request_id=r[key],
+        submitted_at=r["submitted_at"],
+        family_situation=r["family_situation"],
+        income_below_threshold=r["income_below_threshold"],
+        work_situations=tuple(r["work_situations"] or ()),
+        work_shares=tuple(r["work_shares"] or ()),
+        education_levels=tuple(r["education_levels"] or ()),
+        foster=r["foster"],
+        sibling_enrolled=r["sibling_enrolled"],
+        staff_child=bool(r.get("staff_child", False)),
+        resident=r["resident"],
+    )
+
+
+def _cursor(ranking: priority.Ranking) -> str:
+    tier, minus_score, submitted, request_id = ranking.sort_key
+    return encode_cursor(f"{tier}|{minus_score}|{submitted.isoformat()}|{request_id}")
+
+
+def _after(cursor: str | None) -> tuple[Any, ...] | None:
+    raw = decode_cursor(cursor) if cursor else None
+    if not raw:
+        return None
+    try:
+        tier, minus_score, submitted, request_id = raw.split("|")
+        return (
+            int(tier),
+            int(minus_score),
+            datetime.datetime.fromisoformat(submitted),
+            uuid.UUID(request_id),
+        )
+    except ValueError:
+        return None
+
+
+async def inbox(
+    info: Info,
+    location_id: Annotated[strawberry.ID, arg("The location whose inbox to read.")],
+    filter: Annotated[InboxFilter | None, arg("Which entries to show.")] = None,
+    first: Annotated[int, arg("Page size (1-100).", reason="pagination")] = 20,
+    after: Annotated[str | None, arg("Cursor to continue after.", reason="pagination")] = None,
+) -> Connection[InboxEntry] | None:
+    """Open applications at the location plus emergency-list requests of its municipality,
+    best ranked first; null for a location the viewer does not work for."""
+    viewer = info.context.viewer
+    location = parse_id(location_id)
+    if location is None or location not in viewer.location_ids:
+        return None
+    size = page_size(first)
+    p = Params()
+    loc = p.add(location)
+    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
+    sql = CANDIDATES_SQL.format(
+        features=family_features("h", "r.child_id", loc),
+        parents=parents_aggregate("h"),
+        loc=loc,
+        open=OPEN_APPLICATION_STATUSES_SQL,
+        selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
+        emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
+        answer_days=p.add(settings.answer_days),
+        filters=_filters(p, filter),
+    )
+    rows = await fetch(sql, *p.values)
+    place = (await fetch(LOCATION_SQL, location))[0]
+    today = datetime.date.today()
+    rankings = priority.rank(
+        [candidate_from_row(r) for r in rows],
+        tariff=place["tariff"],
+        criteria=criteria_of(place["priority_criteria"]),
+        today=today,
+    )
+    start = 0
+    after_key = _after(after)
+    if after_key is not None:
+        start = next((i for i, k in enumerate(rankings) if k.sort_key > after_key), len(rankings))
+    page = rankings[start : start + size]
+    by_request = {r["request_id"]: r for r in rows}
+    entries = [by_request[k.request_id] for k in page]
+    requests = await requests_by_id(
+        [e["request_id"] for e in entries], {e["request_id"]: e["grant_name"] for e in entries}
+    )
+    applications: dict[Any, Any] = {}
+    households: dict[Any, Any] = {}
+    if entries:
+        app_ids = [e["application_id"] for e in entries if e["application_id"] is not None]
+        for a in await fetch(f"{APPLICATION_SQL} WHERE a.id = ANY($1::uuid[])", app_ids):
+            applications[a["id"]] = application_from_row(a, "PROVIDER_SELECTED")
+        for h in await fetch(
+            f"""SELECT NULL AS grant_name, {HOUSEHOLD_COLUMNS} FROM household h
+                JOIN municipality m ON m.nis_code = h.municipality_id
+                WHERE h.id = ANY($1::uuid[])""",
+            list({e["household_id"] for e in entries}),
+        ):
+            households[h["id"]] = h
+    edges = []
+    for position, (ranking, e) in enumerate(zip(page, entries, strict=True), start=start + 1):
+        grant = e["grant_name"]
+        household = household_from_row({**households[e["household_id"]], "grant_name": grant})
+        node = InboxEntry(
+            rank=position,
+            priority=PriorityExplanation(
+                household_id=e["household_id"],
+                grant=grant,
+                rule_set=ranking.rule_set,
+                rule_set_name=RULE_SET_NAMES.get(ranking.rule_set, ranking.rule_set),
+                tier=ranking.tier,
+                score=ranking.score,
+                reasons=list(ranking.reasons),
+            ),
+            overdue=e["overdue"],
+            reason=InboxReason(e["reason"]),
+            application=applications.get(e["application_id"]),
+            request=requests[e["request_id"]],
+            household=household,
+        )
+        edges.append(Edge(cursor=_cursor(ranking), node=node))
+    return connection(edges, start + size < len(rankings))
