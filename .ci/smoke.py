@@ -1,4 +1,5 @@
-"""Against the running demo service: the checks the foundation issue names."""
+"""Against the running demo service: the counter's restricted view, a provider signing in
+with a password and reading its ranked inbox, and GraphiQL served without a CDN."""
 
 from __future__ import annotations
 
@@ -18,13 +19,12 @@ def token(email: str) -> str:
     return out.stdout.strip()
 
 
-def gql(query: str, bearer: str | None = None) -> dict:
+def gql(query: str, bearer: str | None = None, variables: dict | None = None) -> dict:
     headers = {"Content-Type": "application/json"}
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
-    request = urllib.request.Request(
-        URL, data=json.dumps({"query": query}).encode(), headers=headers
-    )
+    body = {"query": query, "variables": variables or {}}
+    request = urllib.request.Request(URL, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(request) as response:  # noqa: S310 - fixed local URL
         return json.load(response)
 
@@ -41,6 +41,31 @@ assert all(p["firstName"] and p["phone"] for n in nodes for p in n["parents"]), 
 assert all(p["workSituation"] is None for n in nodes for p in n["parents"]), nodes
 assert {e["extensions"]["code"] for e in result["errors"]} == {"FORBIDDEN"}, result
 print(f"smoke: counter staff sees {len(nodes)} dossiers, names and phones, no work situation")
+
+# A provider signs in with the demo password and reads the ranked inbox of its location.
+signed_in = gql(
+    "mutation($i: SignInInput!) { signIn(input: $i) { token errors { code } } }",
+    variables={"i": {"email": "provider.leuven@demo.loket.be", "password": "demo-loket-2026"}},
+)["data"]["signIn"]
+assert signed_in["errors"] == [], signed_in
+provider = signed_in["token"]
+locations = gql("{ me { locations { id name } } }", provider)["data"]["me"]["locations"]
+assert locations, locations
+inbox = gql(
+    "query($loc: ID!) { inbox(locationId: $loc) { edges { node { rank reason"
+    " priority { ruleSet reasons } } } } }",
+    provider,
+    {"loc": locations[0]["id"]},
+)
+assert "errors" not in inbox, inbox
+entries = [e["node"] for e in inbox["data"]["inbox"]["edges"]]
+assert entries, inbox
+assert [n["rank"] for n in entries] == list(range(1, len(entries) + 1)), entries
+assert all(n["priority"]["reasons"] for n in entries), entries
+print(
+    f"smoke: provider signed in with a password; inbox of {locations[0]['name']} ranks "
+    f"{len(entries)} requests, first because: {', '.join(entries[0]['priority']['reasons'])}"
+)
 
 # GraphiQL: the page names no other origin, and every asset it names is served here and
 # matches the page's own SRI hash (the browser checks the same).

@@ -61,6 +61,7 @@ def viewer_type(v: ViewerModel) -> Viewer | None:
         role=v.role,
         acting_as=v.acting_as,
         roles=list(v.roles),
+        location_ids=list(v.location_ids),
     )
 
 
@@ -155,6 +156,7 @@ async def sign_up(
         role=Role.PARENT,
         acting_as=None,
         roles=[Role.PARENT],
+        location_ids=[],
     )
     return SignUpPayload(token=token, expires_at=expires_at, viewer=viewer, errors=[])
 

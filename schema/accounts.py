@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from loket.context import Info
 from models.accounts import Role
 from schema.common import UserError
 from schema.directives import Public, input_field, public
 from schema.households import Household, ParentInput
+
+if TYPE_CHECKING:
+    from schema.providers import ProviderLocation
 
 _OWN = "the viewer's own account"
 _CREDENTIALS = "the caller's own credentials, sent to create or open their account"
@@ -30,6 +35,18 @@ class Viewer:
     roles: list[Role] = public(
         "All roles the user holds (choose one per request with X-Loket-Role).", reason=_OWN
     )
+    location_ids: strawberry.Private[list[uuid.UUID]]
+
+    @public(
+        "The locations the viewer works for in this role (provider staff and integrators), "
+        "e.g. to open their inboxes.",
+        reason=_OWN,
+    )
+    async def locations(
+        self, info: Info
+    ) -> list[Annotated[ProviderLocation, strawberry.lazy("schema.providers")]]:
+        found = await info.context.loaders.locations.load_many(self.location_ids)
+        return [loc for loc in found if loc is not None]
 
 
 def _credential(description: str) -> Any:

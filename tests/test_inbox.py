@@ -291,3 +291,13 @@ async def test_inbox_as_provider_writes_the_explanation_read_to_the_access_log(
     assert len(entries) == 1
     assert entries[0]["grant_name"] == "PROVIDER_SELECTED"
     assert "PriorityExplanation.reasons" in entries[0]["fields_read"]
+
+
+async def test_me_as_provider_lists_the_locations_to_open_inboxes(actor: Any) -> None:
+    _, loc, provider = await world()
+
+    result = await actor(provider).gql("{ me { role locations { id name } } }")
+
+    assert result == {
+        "data": {"me": {"role": "PROVIDER", "locations": [{"id": str(loc.id), "name": loc.name}]}}
+    }
