@@ -35,18 +35,11 @@ from loket.db import (
 )
 from loket.settings import settings
 from models.accounts import Role
-from models.requests import OPEN_APPLICATION_STATUSES_SQL
 from permissions.engine import AccessAudit, build_field_policy
-from permissions.scopes import Params, emergency_condition, selected_condition
 from permissions.viewer import load_viewer
 from resolvers import priority
 from resolvers.households import HOUSEHOLD_COLUMNS
-from resolvers.inbox import (
-    CANDIDATES_SQL,
-    candidate_from_row,
-    family_features,
-    parents_aggregate,
-)
+from resolvers.inbox import candidate_from_row, candidates_query
 from resolvers.loaders import APPLICATION_SQL, REQUEST_SQL, Loaders
 from schema.root import build_schema
 from tests import factories as f
@@ -70,23 +63,6 @@ async def seed(n: int) -> tuple[uuid.UUID, uuid.UUID]:
     return provider.id, loc.id
 
 
-def candidates_sql(location: uuid.UUID) -> tuple[str, list[object]]:
-    p = Params()
-    loc = p.add(location)
-    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
-    sql = CANDIDATES_SQL.format(
-        features=family_features("h", "r.child_id", loc),
-        parents=parents_aggregate("h"),
-        loc=loc,
-        open=OPEN_APPLICATION_STATUSES_SQL,
-        selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
-        emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
-        answer_days=p.add(settings.answer_days),
-        filters="true",
-    )
-    return sql, p.values
-
-
 async def main(rounds: int, requests: int, page: int) -> None:
     base = settings.test_database_url or embedded_server_uri(
         settings.data_dir / "test-pgdata", "postgres"
@@ -103,7 +79,7 @@ async def main(rounds: int, requests: int, page: int) -> None:
     assert viewer is not None
     schema = build_schema(enforce=True)
     policy = build_field_policy(schema)
-    sql, values = candidates_sql(location)
+    sql, values = candidates_query(location, None)
     today = datetime.date.today()
 
     async def run() -> float:

@@ -14,6 +14,7 @@ from loket.settings import settings
 from permissions.policy import POLICY, Ability, allowed_for_role
 from permissions.scopes import Params, visible_households
 from resolvers.validation import Errors
+from schema.common import decode_cursor
 
 # The dossier each kind of object belongs to (constant SQL, one parameter).
 _HOUSEHOLD_OF = {
@@ -32,6 +33,13 @@ def parse_id(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+def after_id(p: Params, after: str | None, column: str, keyword: str = "AND") -> str:
+    """SQL continuing a page ordered by `column` (an id) after the cursor's id; empty
+    without a usable cursor."""
+    last = parse_id(decode_cursor(after) or "") if after is not None else None
+    return "" if last is None else f" {keyword} {column} > {p.add(last)}"
 
 
 async def write_grant(info: Info, household_id: uuid.UUID, ability: Ability) -> str | None:

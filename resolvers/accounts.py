@@ -26,7 +26,6 @@ from models.households import Invitation as InvitationModel
 from models.households import InvitationKind
 from models.households import Parent as ParentModel
 from permissions.policy import Ability
-from permissions.rrn import InvalidRrn, Rrn
 from permissions.viewer import RoleSelectionError, load_viewer
 from permissions.viewer import Viewer as ViewerModel
 from resolvers import uniqueness, validation
@@ -277,14 +276,7 @@ async def accept_partner_invitation(
     if not code:
         errors.add(["input", "code"], "REQUIRED", "This field is required.")
     values = validate_parent(errors, ["input", "partner"], input.partner)
-    rrn: Rrn | None = None
-    if input.partner.rrn is not None:
-        try:
-            rrn = Rrn.parse(input.partner.rrn)
-        except InvalidRrn:
-            errors.add(
-                ["input", "partner", "rrn"], "INVALID_RRN", "Not a valid national register number."
-            )
+    rrn = validation.rrn(errors, ["input", "partner", "rrn"], input.partner.rrn)
     if not errors:
         await check_residence(errors, ["input", "partner"], values)
     if errors:

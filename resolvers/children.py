@@ -12,10 +12,9 @@ from loket.context import Info
 from loket.db import execute, fetch
 from models.households import Child as ChildModel
 from permissions.policy import Ability
-from permissions.rrn import InvalidRrn, Rrn
 from resolvers import uniqueness, validation
 from resolvers.access import denied_inputs, provided, writable
-from resolvers.households import validate_child
+from resolvers.households import child_rrn, validate_child
 from resolvers.validation import Errors
 from schema.children import (
     AddChildInput,
@@ -96,18 +95,7 @@ async def record_birth(
     first_name = None
     if input.first_name is not None:
         first_name = validation.required_text(errors, ["input", "firstName"], input.first_name, 100)
-    rrn: Rrn | None = None
-    try:
-        rrn = Rrn.parse(input.rrn)
-    except InvalidRrn:
-        errors.add(["input", "rrn"], "INVALID_RRN", "Not a valid national register number.")
-    else:
-        if not uniqueness.birth_date_matches(rrn, input.birth_date):
-            errors.add(
-                ["input", "rrn"],
-                "RRN_BIRTH_DATE_MISMATCH",
-                "The national register number does not match the birth date.",
-            )
+    rrn = child_rrn(errors, ["input", "rrn"], input.rrn, input.birth_date)
     if errors or target is None or rrn is None:
         return RecordBirthPayload(child=None, errors=errors.items)
     child_id, household_id, grant = target

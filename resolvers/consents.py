@@ -21,7 +21,7 @@ from loket.settings import settings
 from models.consents import ConsentAction, ConsentPurpose
 from permissions.policy import Ability
 from permissions.scopes import Params, visible_households
-from resolvers.access import parse_id, write_grant
+from resolvers.access import after_id, write_grant
 from resolvers.loaders import PARENT_SQL, parent_from_row
 from resolvers.mandates import lock, viewer_parent
 from resolvers.validation import Errors
@@ -29,7 +29,6 @@ from schema.common import (
     Connection,
     Edge,
     connection,
-    decode_cursor,
     encode_cursor,
     page_size,
 )
@@ -213,11 +212,7 @@ async def consented_contacts(
     size = page_size(first)
     p = Params()
     visible = visible_households(info.context.viewer, p, emergency_days=settings.emergency_days)
-    after_sql = ""
-    if after is not None:
-        after_id = parse_id(decode_cursor(after) or "")
-        if after_id is not None:
-            after_sql = f" AND e.parent_id > {p.add(after_id)}"
+    after_sql = after_id(p, after, "e.parent_id")
     rows = await fetch(
         CONTACTS_SQL.format(
             purpose=p.add(purpose.value), after=after_sql, visible=visible, limit=p.add(size + 1)

@@ -18,17 +18,16 @@ from models.households import Household as HouseholdModel
 from models.households import InformationSource
 from models.households import Parent as ParentModel
 from permissions.policy import Ability
-from permissions.rrn import InvalidRrn, Rrn
+from permissions.rrn import Rrn
 from permissions.scopes import Params, visible_households
 from resolvers import uniqueness, validation
-from resolvers.access import denied_inputs, parse_id, provided, writable
+from resolvers.access import after_id, denied_inputs, parse_id, provided, writable
 from resolvers.loaders import source_from_row
 from resolvers.validation import Errors
 from schema.common import (
     Connection,
     Edge,
     connection,
-    decode_cursor,
     encode_cursor,
     page_size,
 )
@@ -110,11 +109,7 @@ async def dossiers(
     size = page_size(first)
     p = Params()
     visible = visible_households(info.context.viewer, p, emergency_days=settings.emergency_days)
-    where = ""
-    if after is not None:
-        after_id = parse_id(decode_cursor(after) or "")
-        if after_id is not None:
-            where = f" WHERE h.id > {p.add(after_id)}"
+    where = after_id(p, after, "h.id", "WHERE")
     rows = await fetch(
         HOUSEHOLD_SQL.format(visible=visible) + where + f" ORDER BY h.id LIMIT {p.add(size + 1)}",
         *p.values,
@@ -148,6 +143,19 @@ def validate_parent(errors: Errors, path: list[str], data: ParentInput) -> dict[
     return values
 
 
+def child_rrn(errors: Errors, path: list[str], value: str, birth_date: datetime.date) -> Rrn | None:
+    """A born child's number: valid, and encoding the given birth date."""
+    rrn = validation.rrn(errors, path, value)
+    if rrn is not None and not uniqueness.birth_date_matches(rrn, birth_date):
+        errors.add(
+            path,
+            "RRN_BIRTH_DATE_MISMATCH",
+            "The national register number does not match the birth date.",
+        )
+        return None
+    return rrn
+
+
 def validate_child(
     errors: Errors, path: list[str], data: ChildInput, today: datetime.date
 ) -> tuple[dict[str, Any], Rrn | None]:
@@ -170,17 +178,7 @@ def validate_child(
             [*path, "rrn"], "NOT_ALLOWED", "An unborn child has no national register number."
         )
     if data.rrn is not None and data.birth_date is not None:
-        try:
-            rrn = Rrn.parse(data.rrn)
-        except InvalidRrn:
-            errors.add([*path, "rrn"], "INVALID_RRN", "Not a valid national register number.")
-        else:
-            if not uniqueness.birth_date_matches(rrn, data.birth_date):
-                errors.add(
-                    [*path, "rrn"],
-                    "RRN_BIRTH_DATE_MISMATCH",
-                    "The national register number does not match the birth date.",
-                )
+        rrn = child_rrn(errors, [*path, "rrn"], data.rrn, data.birth_date)
     return values, rrn
 
 
@@ -215,16 +213,7 @@ async def register_household(
     errors = Errors()
     parent_values = validate_parent(errors, ["input", "applicant"], input.applicant)
     child_values, child_rrn = validate_child(errors, ["input", "child"], input.child, today)
-    parent_rrn: Rrn | None = None
-    if input.applicant.rrn is not None:
-        try:
-            parent_rrn = Rrn.parse(input.applicant.rrn)
-        except InvalidRrn:
-            errors.add(
-                ["input", "applicant", "rrn"],
-                "INVALID_RRN",
-                "Not a valid national register number.",
-            )
+    parent_rrn = validation.rrn(errors, ["input", "applicant", "rrn"], input.applicant.rrn)
     if not errors:
         await check_residence(errors, ["input", "applicant"], parent_values)
     if errors:
@@ -372,12 +361,7 @@ async def update_parent(
     if wants_rrn and target is not None and not await _may_set_rrn(info, target[0]):
         errors.add(["input", "rrn"], "FORBIDDEN_FIELD", "You may not change this field.")
     changes = _parent_changes(errors, input)
-    rrn: Rrn | None = None
-    if provided(input.rrn) and input.rrn is not None:
-        try:
-            rrn = Rrn.parse(input.rrn)
-        except InvalidRrn:
-            errors.add(["input", "rrn"], "INVALID_RRN", "Not a valid national register number.")
+    rrn = validation.rrn(errors, ["input", "rrn"], input.rrn if provided(input.rrn) else None)
     current = None
     if target is not None and not errors:
         rows = await fetch(

@@ -123,6 +123,24 @@ def _filters(p: Params, filter: InboxFilter | None) -> str:
     return " AND ".join(conditions)
 
 
+def candidates_query(location: uuid.UUID, filter: InboxFilter | None) -> tuple[str, list[Any]]:
+    """The statement loading every inbox candidate of `location` with its features."""
+    p = Params()
+    loc = p.add(location)
+    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
+    sql = CANDIDATES_SQL.format(
+        features=family_features("h", "r.child_id", loc),
+        parents=parents_aggregate("h"),
+        loc=loc,
+        open=OPEN_APPLICATION_STATUSES_SQL,
+        selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
+        emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
+        answer_days=p.add(settings.answer_days),
+        filters=_filters(p, filter),
+    )
+    return sql, p.values
+
+
 def candidate_from_row(r: Any, key: str = "request_id") -> priority.Candidate:
     return priority.Candidate(
         request_id=r[key],
@@ -174,20 +192,8 @@ async def inbox(
     if location is None or location not in viewer.location_ids:
         return None
     size = page_size(first)
-    p = Params()
-    loc = p.add(location)
-    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
-    sql = CANDIDATES_SQL.format(
-        features=family_features("h", "r.child_id", loc),
-        parents=parents_aggregate("h"),
-        loc=loc,
-        open=OPEN_APPLICATION_STATUSES_SQL,
-        selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
-        emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
-        answer_days=p.add(settings.answer_days),
-        filters=_filters(p, filter),
-    )
-    rows = await fetch(sql, *p.values)
+    sql, values = candidates_query(location, filter)
+    rows = await fetch(sql, *values)
     place = (await fetch(LOCATION_SQL, location))[0]
     today = datetime.date.today()
     rankings = priority.rank(

@@ -27,7 +27,6 @@ from models.households import Invitation as InvitationModel
 from models.households import Mandate as MandateModel
 from models.households import Parent as ParentModel
 from permissions.policy import Ability
-from permissions.rrn import InvalidRrn, Rrn
 from permissions.viewer import Viewer
 from resolvers import uniqueness, validation
 from resolvers.access import denied_inputs, parse_id, writable, write_grant
@@ -389,16 +388,7 @@ async def start_dossier(
     denied_inputs(info, input.child, ["input", "child"], errors)
     parent_values = validate_parent(errors, ["input", "applicant"], input.applicant)
     child_values, child_rrn = validate_child(errors, ["input", "child"], input.child, today)
-    parent_rrn: Rrn | None = None
-    if input.applicant.rrn is not None:
-        try:
-            parent_rrn = Rrn.parse(input.applicant.rrn)
-        except InvalidRrn:
-            errors.add(
-                ["input", "applicant", "rrn"],
-                "INVALID_RRN",
-                "Not a valid national register number.",
-            )
+    parent_rrn = validation.rrn(errors, ["input", "applicant", "rrn"], input.applicant.rrn)
     consent = input.consent
     if consent.method is ConsentMethodModel.ONLINE:
         errors.add(

@@ -15,12 +15,11 @@ from loket.db import fetch
 from loket.errors import InvalidInput
 from permissions.policy import Grant
 from permissions.scopes import Params
-from resolvers.access import parse_id
+from resolvers.access import after_id
 from schema.common import (
     Connection,
     Edge,
     connection,
-    decode_cursor,
     encode_cursor,
     page_size,
 )
@@ -108,11 +107,7 @@ async def service_children(
     p = Params()
     services = p.add(list(info.context.viewer.sick_child_service_ids))
     search_sql = _search(p, search)
-    after_sql = ""
-    if after is not None:
-        after_id = parse_id(decode_cursor(after) or "")
-        if after_id is not None:
-            after_sql = f" AND c.id > {p.add(after_id)}"
+    after_sql = after_id(p, after, "c.id")
     rows = await fetch(
         SERVICE_CHILDREN_SQL.format(
             services=services, search=search_sql, after=after_sql, limit=p.add(size + 1)

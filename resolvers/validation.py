@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from permissions.rrn import InvalidRrn, Rrn
 from schema.common import UserError
 
 
@@ -77,3 +78,14 @@ def not_in_future(
 def in_future(errors: Errors, path: list[str], value: datetime.date, today: datetime.date) -> None:
     if value <= today:
         errors.add(path, "DATE_NOT_IN_FUTURE", "This date must be in the future.")
+
+
+def rrn(errors: Errors, path: list[str], value: str | None) -> Rrn | None:
+    """A national register (or BIS) number, or None (absent, or an error added)."""
+    if value is None:
+        return None
+    try:
+        return Rrn.parse(value)
+    except InvalidRrn:
+        errors.add(path, "INVALID_RRN", "Not a valid national register number.")
+        return None
