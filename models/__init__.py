@@ -9,5 +9,6 @@ MODEL_MODULES = [
     "models.requests",
     "models.services",
     "models.searches",
+    "models.integrators",
     "models.access_log",
 ]

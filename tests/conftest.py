@@ -56,6 +56,7 @@ async def database(database_url: str) -> AsyncIterator[str]:
 
 
 TABLES = (
+    "manifest_operation, manifest, persisted_document, integrator_client, "
     "saved_search, last_minute_place, postal_code, rate_limit_window, invitation, "
     "consent_event, access_log, service_record, enrolment, application, care_request, "
     "mandate, child, parent, household, membership, app_user, sick_child_service, "

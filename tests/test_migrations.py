@@ -26,4 +26,5 @@ async def test_migrations_applied_all(database: str) -> None:
         "0003_rrn_hashes_under_every_key",
         "0004_parent_journey",
         "0005_providers",
+        "0006_integrators",
     ]
