@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -37,6 +38,39 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_node_modules() -> None:
+    """Install tests/js (the Apollo Client and urql runs of tests/test_persisted.py) when
+    node and npm exist and its package-lock.json changed. Never fails the test run:
+    without node, npm or the modules those tests skip and say why."""
+    js = ROOT / "tests" / "js"
+    lock = js / "package-lock.json"
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None or not lock.exists():
+        return
+    stamp = js / "node_modules" / ".loket-installed"
+    wanted = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    print("installing tests/js node modules ...", flush=True)
+    quiet = ["--no-audit", "--no-fund", "--loglevel=error"]
+    try:
+        done = subprocess.run(
+            [npm, "ci", "--prefix", str(js), *quiet],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"npm ci did not run ({type(e).__name__}); the real-client tests will skip")
+        return
+    if done.returncode != 0:
+        print("npm ci failed; the real-client tests will skip:", done.stderr[-2000:], flush=True)
+        return
+    stamp.write_text(wanted)
+
+
 def run(*args: str) -> None:
     print("+", " ".join(args), flush=True)
     subprocess.run(args, cwd=ROOT, check=True)
@@ -53,6 +87,7 @@ def main() -> None:
     if command == "serve":
         loket = str(BIN / "loket")
         os.execv(loket, [loket, "serve", "--demo", *sys.argv[2:]])
+    ensure_node_modules()
     try:
         run(str(BIN / "ruff"), "format", "--check", ".")
         run(str(BIN / "ruff"), "check", ".")

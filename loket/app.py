@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -11,38 +13,52 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.graphql import OperationType
 from tortoise.contrib.starlette import RegisterTortoise
 
+from loket import sessions
 from loket.auth import TokenError, bearer_token, decode_token
 from loket.context import Context
 from loket.db import tortoise_config
 from loket.graphiql import ASSET_PREFIX, local_html
+from loket.integrators import TOKEN_PATH, token_endpoint
+from loket.media import GRAPHQL_RESPONSE, JSON, negotiate
+from loket.persisted import PersistedOperations
 from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
 from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
 from resolvers.loaders import Loaders
-from schema.root import LoketSchema
+from schema.root import INTERNAL_SERVER_ERROR, LoketSchema, masked
 from schema.root import schema as default_schema
 
 log = logging.getLogger("loket.app")
 
-MAX_BODY_BYTES = 1_000_000
 
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    reason: str | None = None,
+) -> Response:
+    extensions = {"code": code} if reason is None else {"code": code, "reason": reason}
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        {"errors": [{"message": message, "extensions": extensions}]},
         status_code=status,
         headers=headers,
     )
@@ -53,7 +69,7 @@ class BodyTooLarge(Exception):
 
 
 def _limited(receive: Receive) -> Receive:
-    """`receive` that stops a body (chunked or not) once it exceeds MAX_BODY_BYTES."""
+    """`receive` that stops a body (chunked or not) once it exceeds the size limit."""
     seen = 0
 
     async def wrapped() -> Message:
@@ -61,7 +77,7 @@ def _limited(receive: Receive) -> Receive:
         message = await receive()
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
-            if seen > MAX_BODY_BYTES:
+            if seen > settings.max_body_bytes:
                 raise BodyTooLarge()
         return message
 
@@ -69,8 +85,11 @@ def _limited(receive: Receive) -> Receive:
 
 
 class Authenticate:
-    """Resolve the bearer token to a Viewer before GraphQL runs; bad tokens get a 401.
+    """Resolve the bearer token, else the session cookie, to a Viewer before GraphQL
+    runs; bad tokens get a 401.
 
+    A request the cookie authenticates must carry the CSRF header unless it is a GET
+    (see loket.sessions); without it nothing runs and the answer is 403 CSRF_REQUIRED.
     Memberships are read per request, so a revoked membership or a deactivated account
     stops working at once.
     """
@@ -84,14 +103,26 @@ class Authenticate:
             return
         headers = Headers(scope=scope)
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             await _error(413, "BODY_TOO_LARGE", "The request body is too large.")(
                 scope, receive, send
             )
             return
         viewer: Viewer = ANONYMOUS
+        from_cookie = False
         try:
             token = bearer_token(headers.get("authorization"))
+            if token is None:
+                token = sessions.cookie_token(headers)
+                from_cookie = token is not None
+            if from_cookie and sessions.csrf_missing(scope["method"], headers):
+                await _error(
+                    403,
+                    "CSRF_REQUIRED",
+                    f"Requests signed in by the session cookie need the header "
+                    f"'{sessions.CSRF_HEADER}: {sessions.CSRF_VALUE}'.",
+                )(scope, receive, send)
+                return
             if token is not None:
                 user_id = decode_token(token)
                 from tortoise import connections
@@ -102,9 +133,19 @@ class Authenticate:
                     raise TokenError("INVALID_TOKEN", "The token names no active user.")
                 viewer = found
         except TokenError as e:
-            await _error(
-                401, e.code, e.message, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-            )(scope, receive, send)
+            if from_cookie:
+                # A stale cookie: say so and make the browser drop it.
+                refused = _error(401, "UNAUTHENTICATED", e.message, reason=e.code)
+                sessions.clear_session_cookie(refused)
+            else:
+                refused = _error(
+                    401,
+                    "UNAUTHENTICATED",
+                    e.message,
+                    {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                    reason=e.code,
+                )
+            await refused(scope, receive, send)
             return
         except RoleSelectionError as e:
             await _error(403 if e.code == "ROLE_NOT_HELD" else 400, e.code, str(e))(
@@ -143,7 +184,49 @@ def redact_input_echo(message: str) -> str:
     return message
 
 
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+class RequestError(HTTPException):
+    """A request refused at the HTTP level with a stable code; answered as a GraphQL
+    error body (with `headers`, e.g. `Allow`)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status, message)
+        self.code = code
+        self.headers = headers or {}
+
+
+def _batch_item_problem(item: Any) -> str | None:
+    """Why one operation of a batch is no proper request (strawberry checks only the
+    fields of a single request)."""
+    if not isinstance(item, dict):
+        return "Each operation of a batch must be a JSON object."
+    for key, kind, name in (
+        ("query", str, "a string"),
+        ("operationName", str, "a string"),
+        ("variables", dict, "an object"),
+        ("extensions", dict, "an object"),
+    ):
+        if item.get(key) is not None and not isinstance(item[key], kind):
+            return f"The GraphQL operation's `{key}` must be {name} or null, if provided."
+    return None
+
+
 class LoketGraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view with GraphQL-over-HTTP status codes and media types.
+
+    `Accept: application/graphql-response+json` gets that media type, 400 for parse,
+    validation and variable errors (no `data`), 500 for an unexpected error before
+    execution, 200 once execution started; `application/json`, a wildcard or no Accept
+    get the legacy answers (200 with `data: null`). Other Accept values get 406, a POST
+    that is not application/json 415, a mutation over GET 405 with `Allow: POST`.
+    Batches (a JSON list) of at most `settings.max_batch` operations are answered with
+    a list and status 200.
+    """
+
     def __init__(self, schema: LoketSchema, field_policy: FieldPolicy, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.field_policy = field_policy
@@ -152,8 +235,61 @@ class LoketGraphQL(GraphQL[Context, None]):
     def graphql_ide_html(self) -> str:
         return local_html()
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        media = negotiate(request.headers.get("accept"))
+        request.state.media_type = media
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            response = self._refusal(e, media)
+        else:
+            if media == GRAPHQL_RESPONSE and response.media_type == JSON:
+                response.headers["content-type"] = GRAPHQL_RESPONSE
+                status = getattr(request.state, "graphql_status", None)
+                if status is not None and response.status_code == 200:
+                    response.status_code = status
+        await response(scope, receive, send)
+
+    def _refusal(self, error: HTTPException, media: str | None) -> Response:
+        headers = dict(getattr(error, "headers", None) or {})
+        if error.status_code == 405:
+            headers.setdefault("Allow", "GET, POST")
+        if not isinstance(error, RequestError) and media != GRAPHQL_RESPONSE:
+            # strawberry's own refusals stay plain text for legacy clients.
+            return PlainTextResponse(error.reason, status_code=error.status_code, headers=headers)
+        code = (
+            error.code
+            if isinstance(error, RequestError)
+            else _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+        )
+        response = _error(error.status_code, code, error.reason, headers)
+        if media == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+        return response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if negotiate(request.headers.get("accept")) is None:
+            raise RequestError(
+                406,
+                "NOT_ACCEPTABLE",
+                f"Responses are available as {GRAPHQL_RESPONSE} or {JSON} only.",
+            )
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != JSON:
+                raise RequestError(
+                    415, "UNSUPPORTED_MEDIA_TYPE", "Send the request body as application/json."
+                )
+        return await super().parse_http_body(request)
+
     def parse_json(self, data: str | bytes) -> Any:
-        """JSON bodies must be UTF-8 objects (or lists, which batching refuses)."""
+        """JSON bodies must be UTF-8 objects (or lists: batches)."""
         try:
             parsed = self.decode_json(data)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -162,11 +298,102 @@ class LoketGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request body must be a JSON object")
         return parsed
 
+    def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
+        if not request_data:
+            raise RequestError(400, "BAD_REQUEST", "A batch must hold at least one operation.")
+        if len(request_data) > settings.max_batch:
+            raise RequestError(
+                400,
+                "BATCH_TOO_LARGE",
+                f"A batch may hold at most {settings.max_batch} operations.",
+            )
+        for item in request_data:
+            problem = _batch_item_problem(item)
+            if problem is not None:
+                raise RequestError(400, "BAD_REQUEST", problem)
+        super()._validate_batch_request(request_data, protocol)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if not isinstance(request_data, list):
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        request.state.batch = True
+        # The operations run concurrently: each gets its own loaders and access log.
+        return list(
+            await asyncio.gather(
+                *(
+                    self.execute_single(
+                        request=request,
+                        request_adapter=request_adapter,
+                        sub_response=sub_response,
+                        context=dataclasses.replace(
+                            context,
+                            loaders=Loaders(context.viewer),
+                            audit=AccessAudit() if context.audit is not None else None,
+                        ),
+                        root_value=root_value,
+                        request_data=data,
+                    )
+                    for data in request_data
+                )
+            )
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as e:
+            cause = e.__cause__
+            if (
+                isinstance(cause, InvalidOperationTypeError)
+                and cause.operation_type is OperationType.MUTATION
+                and request_adapter.method == "GET"
+            ):
+                raise RequestError(405, "METHOD_NOT_ALLOWED", e.reason, {"Allow": "POST"}) from e
+            raise
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        errors = list(result.errors or ())
+        # Parse, validation and variable errors: the operation did not start.
+        request_error = result.data is None and bool(errors) and all(e.path is None for e in errors)
+        if errors:
+            # Errors raised outside the operation hooks (e.g. by an extension) passed no
+            # MaskUnexpected; process_errors has logged them.
+            result.errors = [masked(e) for e in errors]
         response = await super().process_result(request, result)
-        errors: Any = response.get("errors") or []
-        for error in errors:
-            error["message"] = redact_input_echo(str(error["message"]))
+        for error in response.get("errors") or []:
+            error["message"] = redact_input_echo(str(error["message"]))  # type: ignore[index]
+        state = request.state
+        if (
+            request_error
+            and getattr(state, "media_type", None) == GRAPHQL_RESPONSE
+            and not getattr(state, "batch", False)
+        ):
+            response.pop("data", None)
+            internal = any(
+                (e.extensions or {}).get("code") == INTERNAL_SERVER_ERROR
+                for e in result.errors or ()
+            )
+            state.graphql_status = 500 if internal else 400
         return response
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -228,7 +455,8 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", Authenticate(graphql_app)),
+            Route(TOKEN_PATH, token_endpoint, methods=["POST"]),
+            Route("/graphql", Authenticate(PersistedOperations(graphql_app, the_schema))),
             Mount(
                 ASSET_PREFIX.rstrip("/"),
                 StaticFiles(
@@ -237,5 +465,22 @@ def create_app(
             ),
         ],
         lifespan=lifespan,
+        middleware=[
+            # Only configured origins may call with credentials; preflights are answered
+            # here, before authentication. The CSRF header is on the list so a first-party
+            # frontend on another configured origin can send it.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_credentials=True,
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Loket-Role",
+                    sessions.CSRF_HEADER,
+                ],
+            )
+        ],
     )
     return app

@@ -116,11 +116,122 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_errors(errors: Any) -> int:
+    for e in errors:
+        where = ".".join(e.field)
+        operation = getattr(e, "operation_name", None) or getattr(e, "operation_id", None)
+        if operation:
+            where += f" [{operation}]"
+        path = getattr(e, "path", None)
+        if path:
+            where += " at " + ".".join(path)
+        print(f"{e.code}: {where}: {e.message}", file=sys.stderr)
+    return 1
+
+
+def cmd_integrator_create(args: argparse.Namespace) -> int:
+    """Create an integrator client; prints its id and, this once, its secret."""
+    from pathlib import Path
+
+    from loket.db import service_database_url
+    from resolvers.integrators import create_client
+
+    jwks = Path(args.jwks).read_text() if args.jwks else None
+    payload = asyncio.run(
+        _with_orm(
+            service_database_url(),
+            lambda: create_client(
+                name=args.name,
+                provider_organisation_id=args.organisation,
+                counter_id=args.counter,
+                with_secret=not args.no_secret,
+                jwks=jwks,
+            ),
+        )
+    )
+    if payload.errors:
+        return _print_errors(payload.errors)
+    print(f"client_id:     {payload.client_id}")
+    if payload.client_secret is not None:
+        print(f"client_secret: {payload.client_secret}")
+        print("(the secret is shown only now; store it in the client's configuration)")
+    return 0
+
+
+def cmd_integrator_rotate(args: argparse.Namespace) -> int:
+    """Give a client a new secret; prints it once."""
+    from loket.db import service_database_url
+    from resolvers.integrators import rotate_secret
+
+    payload = asyncio.run(_with_orm(service_database_url(), lambda: rotate_secret(args.client_id)))
+    if payload.errors:
+        return _print_errors(payload.errors)
+    print(f"client_secret: {payload.client_secret}")
+    return 0
+
+
+def cmd_integrator_manifest(args: argparse.Namespace) -> int:
+    """Register a manifest file for a client; prints its operations."""
+    from pathlib import Path
+
+    from loket.db import service_database_url
+    from models.integrators import ManifestFormat
+    from resolvers.integrators import register_manifest
+
+    path = Path(args.file)
+    payload = asyncio.run(
+        _with_orm(
+            service_database_url(),
+            lambda: register_manifest(
+                client_id=args.client_id,
+                name=args.name or path.name,
+                format=ManifestFormat(args.format.upper()),
+                content=path.read_text(encoding="utf-8"),
+            ),
+        )
+    )
+    if payload.errors:
+        return _print_errors(payload.errors)
+    manifest = payload.manifest
+    assert manifest is not None
+    print(f"manifest {manifest.id}: {len(manifest.operations or [])} operations")
+    for op in manifest.operations or []:
+        print(f"  {op.type:<8} {op.name}  id={op.external_id}  sha256={op.sha256}")
+    return 0
+
+
+def cmd_integrator_revoke(args: argparse.Namespace) -> int:
+    """Revoke a client: its tokens stop working at once."""
+    from loket.db import service_database_url
+    from resolvers.integrators import revoke_client
+
+    payload = asyncio.run(_with_orm(service_database_url(), lambda: revoke_client(args.client_id)))
+    if payload.errors:
+        return _print_errors(payload.errors)
+    print(f"client {args.client_id} revoked")
+    return 0
+
+
+def cmd_integrator_list(args: argparse.Namespace) -> int:
+    from loket.db import service_database_url
+    from resolvers.integrators import load_clients
+
+    clients = asyncio.run(_with_orm(service_database_url(), load_clients))
+    for c in clients:
+        state = "revoked" if c.revoked_at else "active"
+        role = c.acting_as.value if c.acting_as else "?"
+        manifests = sum(1 for m in c.manifests or [] if m.revoked_at is None)
+        print(f"{c.id}  {state:<7}  {role:<8} {c.acting_for}  {c.name}  manifests={manifests}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from loket.db import migrate, service_database_url
+    from loket.logs import configure as configure_json_logs
 
+    configure_json_logs()
     if settings.dev_signing:
         logging.getLogger("loket").warning(
             "tokens are signed with the public development key: set LOKET_JWT_SECRET or "
@@ -147,6 +258,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
+        log_config=None,  # uvicorn's records go to the JSON handler too
         access_log=False,
     )
     return 0
@@ -173,6 +285,32 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("email")
     tok.add_argument("--ttl", type=int, default=settings.jwt_ttl_seconds)
     tok.set_defaults(func=cmd_dev_token)
+
+    integrator = sub.add_parser("integrator", help="manage integrator clients and manifests")
+    isub = integrator.add_subparsers(dest="integrator_command", required=True)
+    create = isub.add_parser("create", help="create a client; prints its id and secret once")
+    create.add_argument("name")
+    scope = create.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--organisation", help="provider organisation id (acts as PROVIDER)")
+    scope.add_argument("--counter", help="counter id (acts as LOKET)")
+    create.add_argument("--jwks", help="file with public keys (JWKS) for signed assertions")
+    create.add_argument(
+        "--no-secret", action="store_true", help="no secret: signed assertions only (--jwks)"
+    )
+    create.set_defaults(func=cmd_integrator_create)
+    manifest = isub.add_parser("manifest", help="register a manifest of operations")
+    manifest.add_argument("client_id")
+    manifest.add_argument("file")
+    manifest.add_argument("--format", required=True, choices=["apollo", "relay", "graphql"])
+    manifest.add_argument("--name", default=None, help="manifest name (default: file name)")
+    manifest.set_defaults(func=cmd_integrator_manifest)
+    revoke = isub.add_parser("revoke", help="revoke a client (its tokens stop working)")
+    revoke.add_argument("client_id")
+    revoke.set_defaults(func=cmd_integrator_revoke)
+    rotate = isub.add_parser("rotate", help="give a client a new secret (printed once)")
+    rotate.add_argument("client_id")
+    rotate.set_defaults(func=cmd_integrator_rotate)
+    isub.add_parser("list", help="list clients").set_defaults(func=cmd_integrator_list)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,11 @@ DEV_RRN_KEY = "loket-development-rrn-hmac-key-not-for-production-use"
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _list(name: str) -> tuple[str, ...]:
+    """A comma-separated setting, e.g. `LOKET_CORS_ORIGINS="https://a.be,https://b.be"`."""
+    return tuple(item.strip() for item in (_env(name) or "").split(",") if item.strip())
 
 
 def _rrn_keys() -> dict[str, bytes]:
@@ -63,6 +69,42 @@ class Settings:
     # days for the family to reply.
     answer_days: int = 30
     offer_reply_days: int = 14
+    # Automatic persisted queries: new documents a client IP may register per hour; the
+    # in-process cache of persisted documents (entries); how long an integrator's
+    # registered operation is served from that cache before its manifest is checked again
+    # (a revoked manifest stops working at most this many seconds later; 0: every request).
+    apq_registrations_per_hour: int = 1000
+    persisted_cache_size: int = 2048
+    persisted_cache_ttl_seconds: float = 30
+    # First-party browser sessions (loket.sessions): the cookie's Secure flag (only tests
+    # over plain http turn it off); origins allowed to call with credentials (none: no
+    # cross-origin access); proxies whose X-Forwarded-For is believed.
+    session_cookie_secure: bool = True
+    cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Per client IP, shared by all processes: failed sign-ins per 15 minutes (over all
+    # addresses tried) and uniqueness checks per hour (over all accounts).
+    sign_in_failures_per_ip: int = 50
+    uniqueness_checks_per_ip_per_hour: int = 200
+
+    # Lifetime of the access tokens integrator clients get from /oauth/token.
+    integrator_token_ttl_seconds: int = 300
+
+    # Request limits (schema/limits.py, loket/app.py), each also an env var LOKET_MAX_*:
+    # nesting depth, aliases, parser tokens and directive uses per operation; the
+    # estimated number of objects an operation may fetch, where a list without `first`
+    # counts as `max_list_estimate` objects at the root of an operation and as
+    # `max_nested_list_estimate` as a field of an object (a household's children);
+    # operations per batch; request body bytes.
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    max_directives: int = 20
+    max_cost: int = 50_000
+    max_list_estimate: int = 50
+    max_nested_list_estimate: int = 10
+    max_batch: int = 10
+    max_body_bytes: int = 1_000_000
 
     @property
     def dev_signing(self) -> bool:
@@ -103,6 +145,29 @@ def load() -> Settings:
         invitation_days=int(_env("LOKET_INVITATION_DAYS", "14") or 14),
         answer_days=int(_env("LOKET_ANSWER_DAYS", "30") or 30),
         offer_reply_days=int(_env("LOKET_OFFER_REPLY_DAYS", "14") or 14),
+        # (0 is a meaningful value for these three: no `or default` after the conversion)
+        apq_registrations_per_hour=int(_env("LOKET_APQ_REGISTRATIONS_PER_HOUR") or "1000"),
+        persisted_cache_size=int(_env("LOKET_PERSISTED_CACHE_SIZE") or "2048"),
+        persisted_cache_ttl_seconds=float(_env("LOKET_PERSISTED_CACHE_TTL_SECONDS") or "30"),
+        session_cookie_secure=(_env("LOKET_SESSION_COOKIE_SECURE", "1") != "0"),
+        cors_origins=_list("LOKET_CORS_ORIGINS"),
+        trusted_proxies=tuple(
+            ipaddress.ip_network(p, strict=False) for p in _list("LOKET_TRUSTED_PROXIES")
+        ),
+        sign_in_failures_per_ip=int(_env("LOKET_SIGN_IN_FAILURES_PER_IP", "50") or 50),
+        uniqueness_checks_per_ip_per_hour=int(
+            _env("LOKET_UNIQUENESS_CHECKS_PER_IP_PER_HOUR", "200") or 200
+        ),
+        integrator_token_ttl_seconds=int(_env("LOKET_INTEGRATOR_TOKEN_TTL_SECONDS", "300") or 300),
+        max_depth=int(_env("LOKET_MAX_DEPTH", "12") or 12),
+        max_aliases=int(_env("LOKET_MAX_ALIASES", "30") or 30),
+        max_tokens=int(_env("LOKET_MAX_TOKENS", "4000") or 4000),
+        max_directives=int(_env("LOKET_MAX_DIRECTIVES", "20") or 20),
+        max_cost=int(_env("LOKET_MAX_COST", "50000") or 50000),
+        max_list_estimate=int(_env("LOKET_MAX_LIST_ESTIMATE", "50") or 50),
+        max_nested_list_estimate=int(_env("LOKET_MAX_NESTED_LIST_ESTIMATE", "10") or 10),
+        max_batch=int(_env("LOKET_MAX_BATCH", "10") or 10),
+        max_body_bytes=int(_env("LOKET_MAX_BODY_BYTES", "1000000") or 1000000),
     )
 
 

@@ -111,6 +111,7 @@ class Ability(StrEnum):
     SAVE_SEARCH = "SAVE_SEARCH"
     DEMAND_OVERVIEW = "DEMAND_OVERVIEW"
     SERVICE_CHILDREN = "SERVICE_CHILDREN"
+    MANAGE_INTEGRATORS = "MANAGE_INTEGRATORS"
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,10 @@ POLICY: dict[Ability, Rule] = {
         "children who used the sick-child service, with what invoicing needs",
         Role.SICK_CHILD_SERVICE,
         grants=(Grant.SICK_CHILD_SERVICE,),
+    ),
+    Ability.MANAGE_INTEGRATORS: _act(
+        "register integrator clients, their credentials and manifests of operations",
+        Role.ADMIN,
     ),
 }
 

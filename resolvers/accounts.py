@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import hashlib
 import secrets
+import sys
 import uuid
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loket import limits, passwords
+from loket import limits, passwords, sessions
 from loket.auth import mint_token
 from loket.context import Info
 from loket.db import fetch
@@ -36,8 +37,10 @@ from schema.accounts import (
     AcceptPartnerInvitationInput,
     AcceptPartnerInvitationPayload,
     InvitePartnerPayload,
+    SessionKind,
     SignInInput,
     SignInPayload,
+    SignOutPayload,
     SignUpInput,
     SignUpPayload,
     Viewer,
@@ -182,14 +185,50 @@ async def _account_viewer(user: UserModel) -> Viewer:
     return shown
 
 
+async def _ip_allows_sign_in(info: Info) -> tuple[bool, str]:
+    """Count a sign-in attempt against the caller's IP; False once the IP's failures in
+    this window exceed the limit. (The IP's key for the success count, to record on
+    success.)
+
+    Attempts are counted before the password is checked, so parallel guesses cannot
+    overrun the limit; a success is counted too, and subtracts exactly its own attempt,
+    so only failures add up and an attacker's own good sign-ins buy no extra guesses.
+    """
+    subject = sessions.limit_subject(sessions.client_ip(info.context.request))
+    succeeded = limits.digest("sign-in-ip-ok", subject)
+    allowance = settings.sign_in_failures_per_ip + await limits.used(
+        succeeded, SIGN_IN_WINDOW_SECONDS
+    )
+    attempts = limits.digest("sign-in-ip", subject)
+    return await limits.hit(attempts, allowance, SIGN_IN_WINDOW_SECONDS), succeeded
+
+
 async def sign_in(
     info: Info, input: Annotated[SignInInput, arg("The credentials.", reason=_PUBLIC_INPUT)]
 ) -> SignInPayload:
     """Open a session for an account. Unknown address, wrong password and closed account
-    answer alike, after the same work; failures per address are limited per window."""
+    answer alike, after the same work; failures are limited per address and per client
+    IP, per window. A COOKIE session is set as the session cookie, not returned."""
     if not can_sign_tokens():
         return SignInPayload(token=None, expires_at=None, viewer=None, errors=_unavailable())
     errors = Errors()
+    cookie = input.session is SessionKind.COOKIE
+    if cookie and not sessions.has_csrf_header(info.context.request.headers):
+        # Else a page on another site could sign the browser in to the attacker's account.
+        errors.add(
+            [],
+            "CSRF_REQUIRED",
+            f"A COOKIE session needs the header '{sessions.CSRF_HEADER}: {sessions.CSRF_VALUE}'.",
+        )
+        return SignInPayload(token=None, expires_at=None, viewer=None, errors=errors.items)
+    ip_allowed, ip_succeeded = await _ip_allows_sign_in(info)
+    if not ip_allowed:
+        errors.add(
+            [],
+            "RATE_LIMITED",
+            "Too many failed sign-ins from your network; try again in 15 minutes.",
+        )
+        return SignInPayload(token=None, expires_at=None, viewer=None, errors=errors.items)
     email = validation.email(Errors(), ["input", "email"], input.email.strip()).lower()
     key = limits.digest("sign-in", email)
     # Count the attempt before checking it, so parallel guesses cannot overrun the
@@ -209,13 +248,28 @@ async def sign_in(
         errors.add(["input"], "INVALID_CREDENTIALS", "Wrong email address or password.")
         return SignInPayload(token=None, expires_at=None, viewer=None, errors=errors.items)
     await limits.reset(key, SIGN_IN_WINDOW_SECONDS)
+    await limits.hit(ip_succeeded, sys.maxsize, SIGN_IN_WINDOW_SECONDS)
     if passwords.needs_rehash(user.password_hash):
         rehashed = await asyncio.to_thread(passwords.hash_password, input.password)
         await UserModel.filter(id=user.id).update(password_hash=rehashed)
     token, expires_at = _session(user.id)
+    if cookie:
+        sessions.set_session_cookie(info.context.response, token)
     return SignInPayload(
-        token=token, expires_at=expires_at, viewer=await _account_viewer(user), errors=[]
+        token=None if cookie else token,
+        expires_at=expires_at,
+        viewer=await _account_viewer(user),
+        errors=[],
     )
+
+
+def sign_out(info: Info) -> SignOutPayload:
+    """End a cookie session: the browser is told to drop the cookie. A bearer token is
+    stateless and stays valid until it expires; its client simply discards it."""
+    had_cookie = sessions.cookie_token(info.context.request.headers) is not None
+    if had_cookie:
+        sessions.clear_session_cookie(info.context.response)
+    return SignOutPayload(cookie_cleared=had_cookie)
 
 
 # Partner invitations

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import strawberry
 
-from loket import limits
+from loket import limits, sessions
 from loket.context import Info
 from loket.db import execute, fetch
 from loket.errors import InvalidInput
@@ -152,12 +152,22 @@ async def child_rrn_conflicts(child_id: uuid.UUID, rrn: Rrn) -> tuple[bool, bool
 
 async def count_check(info: Info, household_id: uuid.UUID | None, grant: str | None) -> bool:
     """Every uniqueness decision goes through here: it counts against the caller's hourly
-    limit (so the check cannot be used as an oracle) and is written to the access log,
-    parents' own calls included. False when the limit is reached."""
+    limit and their IP's (so the check cannot be used as an oracle, not even with many
+    accounts) and is written to the access log, parents' own calls included. False when
+    a limit is reached."""
     viewer = info.context.viewer
     allowed = await limits.hit(
         limits.digest("uniqueness", str(viewer.user_id)), settings.uniqueness_checks_per_hour, 3600
     )
+    if allowed:
+        # Only checks the account may still make count for the IP: one account stuck at
+        # its own limit does not use up the allowance of others behind the same address.
+        subject = sessions.limit_subject(sessions.client_ip(info.context.request))
+        allowed = await limits.hit(
+            limits.digest("uniqueness-ip", subject),
+            settings.uniqueness_checks_per_ip_per_hour,
+            3600,
+        )
     outcome = "RATE_LIMITED" if not allowed else "ANSWERED" if household_id else "NOT_FOUND"
     await execute(
         """INSERT INTO access_log (at, viewer_id, role, grant_name, household_id, fields_read,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -63,10 +64,32 @@ class SignUpInput:
     display_name: str = _credential("Name to greet the user by.")
 
 
+@strawberry.enum(description="Where a new session is kept.")
+class SessionKind(Enum):
+    TOKEN = strawberry.enum_value(
+        "TOKEN",
+        description="Returned as a bearer token, for `Authorization: Bearer <token>`.",
+    )
+    COOKIE = strawberry.enum_value(
+        "COOKIE",
+        description=(
+            "Set as the HttpOnly, Secure, SameSite=Strict cookie `loket_session` (path "
+            "/graphql) for a first-party browser frontend; no token is returned. Requests "
+            "it signs in, and this signIn itself, must send the header `X-Loket-CSRF: 1` "
+            "(GET queries excepted)."
+        ),
+    )
+
+
 @strawberry.input(description="Email address and password of an existing account.")
 class SignInInput:
     email: str = _credential("Email address of the account.")
     password: str = _credential("Password of the account. Never stored, logged or returned.")
+    session: SessionKind = strawberry.field(
+        default=SessionKind.TOKEN,
+        description="Where to keep the session: a bearer token (default) or a cookie.",
+        directives=[Public(reason=_CREDENTIALS)],
+    )
 
 
 @strawberry.type(description="Result of signUp: a session for the new account.")
@@ -87,11 +110,12 @@ class SignUpPayload:
 @strawberry.type(description="Result of signIn: a session for the account.")
 class SignInPayload:
     token: str | None = public(
-        "Bearer token for `Authorization: Bearer <token>`; null when there are errors.",
+        "Bearer token for `Authorization: Bearer <token>`; null when there are errors and "
+        "for a COOKIE session (the cookie holds it).",
         reason=_SESSION,
     )
     expires_at: datetime.datetime | None = public(
-        "When the token stops working; null when there are errors.", reason=_SESSION
+        "When the session stops working; null when there are errors.", reason=_SESSION
     )
     viewer: Viewer | None = public(
         "The signed-in account; null when there are errors.", reason=_OWN
@@ -100,6 +124,15 @@ class SignInPayload:
         "What went wrong; empty on success. The same code for an unknown email, a wrong "
         "password and a closed account.",
         reason=_ERRORS,
+    )
+
+
+@strawberry.type(description="Result of signOut.")
+class SignOutPayload:
+    cookie_cleared: bool = public(
+        "Whether the request came with the session cookie, now cleared. A bearer token "
+        "cannot be recalled: the client discards it, and it stops working when it expires.",
+        reason="describes the caller's own request",
     )
 
 

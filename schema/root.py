@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
+import uuid
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import (
     MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from loket.settings import settings
 from permissions.engine import PolicyExecutor
 from permissions.policy import Ability
 from resolvers import (
@@ -30,6 +32,7 @@ from resolvers import (
     counters,
     households,
     inbox,
+    integrators,
     mandates,
     providers,
     requests,
@@ -38,6 +41,15 @@ from resolvers import (
     uniqueness,
 )
 from schema.directives import guarded, guarded_mutation, public, public_mutation
+from schema.limits import (
+    TOO_MANY_TOKENS,
+    OperationLimits,
+    TokenLimit,
+    ValidationLimits,
+    has_code,
+    is_token_limit_error,
+    with_code,
+)
 
 log = logging.getLogger("loket.graphql")
 
@@ -135,6 +147,11 @@ class Query:
         "every read is written to the access log.",
         resolver=services.service_children,
     )
+    integrator_clients = guarded(
+        Ability.MANAGE_INTEGRATORS,
+        "Integrator clients, oldest first, with what they act for and their manifests.",
+        resolver=integrators.integrator_clients,
+    )
 
 
 @strawberry.type(description="Entry points for writing; each runs in one transaction.")
@@ -145,9 +162,16 @@ class Mutation:
         resolver=accounts.sign_up,
     )
     sign_in = public_mutation(
-        "Sign in with email address and password; returns a bearer token.",
+        "Sign in with email address and password; returns a bearer token, or sets the "
+        "session cookie (session: COOKIE).",
         reason="authentication: the caller has no token yet (attempts are rate-limited)",
         resolver=accounts.sign_in,
+    )
+    sign_out = public_mutation(
+        "Sign out: clears the session cookie. A bearer token stays valid until it "
+        "expires; discard it.",
+        reason="ends the caller's own session, if any; anyone may ask",
+        resolver=accounts.sign_out,
     )
     invite_partner = guarded_mutation(
         Ability.INVITE_PARTNER,
@@ -326,16 +350,128 @@ class Mutation:
         "Change one's own location: capacity, ages, opening times, own priority policy.",
         resolver=applications.update_location,
     )
+    create_integrator_client = guarded_mutation(
+        Ability.MANAGE_INTEGRATORS,
+        "Create an integrator client acting for one provider organisation or one counter; "
+        "returns its client id and, once, its secret.",
+        resolver=integrators.create_integrator_client,
+    )
+    rotate_integrator_secret = guarded_mutation(
+        Ability.MANAGE_INTEGRATORS,
+        "Give an integrator client a new secret (returned once); the old one stops working.",
+        resolver=integrators.rotate_integrator_secret,
+    )
+    revoke_integrator_client = guarded_mutation(
+        Ability.MANAGE_INTEGRATORS,
+        "Revoke an integrator client: its tokens stop working at once.",
+        resolver=integrators.revoke_integrator_client,
+    )
+    register_manifest = guarded_mutation(
+        Ability.MANAGE_INTEGRATORS,
+        "Register a manifest of operations (Apollo, Relay or .graphql) for an integrator "
+        "client, all or nothing: each operation is validated against the schema and the "
+        "client's role at upload.",
+        resolver=integrators.register_manifest_resolver,
+    )
+    revoke_manifest = guarded_mutation(
+        Ability.MANAGE_INTEGRATORS,
+        "Revoke a manifest: its operations stop working for the client.",
+        resolver=integrators.revoke_manifest_resolver,
+    )
 
 
-def _is_expected(error: GraphQLError) -> bool:
-    """Syntax, validation, coercion and our own coded errors are shown; the rest masked."""
-    original = error.original_error
-    return original is None or isinstance(original, GraphQLError)
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+UNEXPECTED_MESSAGE = "Unexpected error."
+
+# graphql-core suggests names of fields, arguments, types and enum values; they tell an
+# anonymous caller what the schema holds, which introspection would not.
+_SUGGESTION = re.compile(r" Did you mean .*\?$", re.S)
 
 
 def should_mask_error(error: GraphQLError) -> bool:
-    return not _is_expected(error)
+    """A Python exception, or an uncoded error during execution (e.g. graphql-core's
+    null for a non-null field): a bug, shown only as INTERNAL_SERVER_ERROR. Syntax,
+    validation and coercion errors (no path) and coded errors are shown."""
+    original = error.original_error
+    if original is not None and not isinstance(original, GraphQLError):
+        return True
+    return error.path is not None and not has_code(error)
+
+
+def code_expected(error: GraphQLError) -> None:
+    """Give an expected error without a code its code; drop graphql-core's suggestions.
+    (Validation errors are coded by OperationLimits, which knows they are.)"""
+    if error.path is None:
+        error.message = _SUGGESTION.sub("", error.message)
+    if has_code(error):
+        return
+    if isinstance(error, GraphQLSyntaxError):
+        with_code(error, TOO_MANY_TOKENS if is_token_limit_error(error) else GRAPHQL_PARSE_FAILED)
+    elif error.path is None:
+        with_code(error, BAD_USER_INPUT)  # variable values that do not coerce
+
+
+def report_unexpected(error: GraphQLError, execution_context: ExecutionContext | None) -> str:
+    """Log an unexpected error once, in one structured line, and give it an errorId.
+
+    The line has the exception's type and traceback frames (file, line, function, source
+    line), never its message or the variables: either may hold personal data.
+    """
+    error_id = (error.extensions or {}).get("errorId")
+    if isinstance(error_id, str):
+        return error_id
+    error_id = str(uuid.uuid4())
+    error.extensions = {**(error.extensions or {}), "errorId": error_id}
+    exception: BaseException = error.original_error or error
+    kind = type(exception)
+    context: Any = getattr(execution_context, "context", None)
+    log.error(
+        "unexpected %s (errorId %s)",
+        kind.__name__,
+        error_id,
+        extra={
+            "fields": {
+                "errorId": error_id,
+                "exceptionType": f"{kind.__module__}.{kind.__qualname__}",
+                "path": error.path,
+                "operationName": execution_context.operation_name if execution_context else None,
+                "requestId": getattr(context, "request_id", None),
+                "frames": [
+                    {"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line}
+                    for f in traceback.extract_tb(exception.__traceback__)
+                ],
+            }
+        },
+    )
+    return error_id
+
+
+def masked(error: GraphQLError, execution_context: ExecutionContext | None = None) -> GraphQLError:
+    """`error` as the client may see it: unexpected errors become INTERNAL_SERVER_ERROR
+    with the errorId of their log line."""
+    if not should_mask_error(error):
+        return error
+    return GraphQLError(
+        UNEXPECTED_MESSAGE,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={
+            "code": INTERNAL_SERVER_ERROR,
+            "errorId": report_unexpected(error, execution_context),
+        },
+    )
+
+
+class MaskUnexpected(MaskErrors):
+    """Masks unexpected errors (see `masked`); expected ones pass with their codes."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask_error, error_message=UNEXPECTED_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return masked(error, self.execution_context)
 
 
 class AccessLogFlush(SchemaExtension):
@@ -371,14 +507,14 @@ class LoketSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log unexpected errors without their messages (they may hold data); never
-        log expected denials or input errors."""
+        """Every error passes here once, before MaskUnexpected: unexpected ones are
+        logged with an errorId (`report_unexpected`), expected ones get their code and
+        are not logged (denials and input errors are not server problems)."""
         for error in errors:
-            if _is_expected(error):
-                continue
-            original = error.original_error
-            frames = "".join(traceback.format_tb(original.__traceback__)) if original else ""
-            log.error("unexpected %s at %s\n%s", type(original).__name__, error.path, frames)
+            if should_mask_error(error):
+                report_unexpected(error, execution_context)
+            else:
+                code_expected(error)
 
 
 def build_schema(*, enforce: bool = True) -> LoketSchema:
@@ -391,13 +527,18 @@ def build_schema(*, enforce: bool = True) -> LoketSchema:
         execution_context_class=PolicyExecutor
         if enforce
         else StrawberryGraphQLCoreExecutionContext,
+        config=StrawberryConfig(
+            disable_field_suggestions=True,
+            batching_config={"max_operations": settings.max_batch},
+        ),
+        # Order matters: OperationLimits after ValidationCache (see its docstring).
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=12),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
-            lambda: MaxTokensLimiter(max_token_count=4000),
+            TokenLimit,
+            ValidationLimits,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            lambda: MaskErrors(should_mask_error=should_mask_error),
+            OperationLimits,
+            MaskUnexpected,
             AccessLogFlush,
         ],
     )

@@ -96,14 +96,62 @@ class Actor:
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
         )
+        self.user_id = user_id
+
+    async def post_gql(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        """POST an operation; an integrator runs only registered operations
+        (loket.persisted), so for one the text is registered for its client and sent by
+        documentId, as a real integrator would."""
+        body = {"query": query, "variables": variables or {}}
+        response = await self.http.post("/graphql", json=body)
+        if (
+            response.status_code == 400
+            and self.user_id is not None
+            and response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+        ):
+            document_id = await register_operation(self.user_id, query)
+            response = await self.http.post(
+                "/graphql", json={"documentId": document_id, "variables": variables or {}}
+            )
+        return response
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}
-        )
+        response = await self.post_gql(query, variables)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+
+async def register_operation(user_id: Any, text: str) -> str:
+    """Register `text` in a test manifest of the integrator user's client (made on first
+    use); returns its documentId (`sha256:<hex>`)."""
+    import hashlib
+
+    from models.integrators import (
+        DocumentSource,
+        IntegratorClient,
+        Manifest,
+        ManifestFormat,
+        ManifestOperation,
+        PersistedDocument,
+    )
+
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    client, _ = await IntegratorClient.get_or_create(
+        user_id=user_id, defaults={"name": "test client"}
+    )
+    manifest = await Manifest.filter(client=client, name="tests", revoked_at=None).first()
+    if manifest is None:
+        manifest = await Manifest.create(client=client, name="tests", format=ManifestFormat.GRAPHQL)
+    document, _ = await PersistedDocument.get_or_create(
+        sha256=digest, defaults={"body": text, "source": DocumentSource.MANIFEST}
+    )
+    await ManifestOperation.get_or_create(
+        manifest=manifest,
+        external_id=digest,
+        defaults={"document": document, "operation_name": "", "operation_type": "query"},
+    )
+    return f"sha256:{digest}"
 
 
 async def _actor_factory(app: Any) -> AsyncIterator[Callable[..., Actor]]:

@@ -95,9 +95,7 @@ async def test_dossier_fields_follow_policy(
     expected_grant = world_module.EXPECTED[dossier].get(actor_name)
     household = world.households[dossier]
 
-    response = await client.http.post(
-        "/graphql", json={"query": QUERY, "variables": {"id": str(household.id)}}
-    )
+    response = await client.post_gql(QUERY, {"id": str(household.id)})
 
     assert response.status_code == 200
     body = response.json()

@@ -124,7 +124,7 @@ def _assert_rejected(response: httpx.Response, code: str) -> None:
     body = response.json()
     assert "data" not in body
     assert len(body["errors"]) == 1
-    assert body["errors"][0]["extensions"] == {"code": code}
+    assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED", "reason": code}
     assert "Traceback" not in response.text
 
 

@@ -202,6 +202,26 @@ OPERATIONS.update(
             f'{{ locationQuota(locationId: "{NOWHERE}", year: 2026) {{ enrolled }} }}',
             {},
         ),
+        ("Query", "integratorClients"): ("{ integratorClients { id } }", {}),
+        ("Mutation", "createIntegratorClient"): _mutation(
+            "createIntegratorClient",
+            "CreateIntegratorClientInput",
+            {"name": " ", "providerOrganisationId": NOWHERE},
+        ),
+        ("Mutation", "rotateIntegratorSecret"): _mutation(
+            "rotateIntegratorSecret", "RotateIntegratorSecretInput", {"clientId": NOWHERE}
+        ),
+        ("Mutation", "revokeIntegratorClient"): _mutation(
+            "revokeIntegratorClient", "RevokeIntegratorClientInput", {"clientId": NOWHERE}
+        ),
+        ("Mutation", "registerManifest"): _mutation(
+            "registerManifest",
+            "RegisterManifestInput",
+            {"clientId": NOWHERE, "name": "x", "format": "RELAY", "content": "{}"},
+        ),
+        ("Mutation", "revokeManifest"): _mutation(
+            "revokeManifest", "RevokeManifestInput", {"manifestId": NOWHERE}
+        ),
     }
 )
 
