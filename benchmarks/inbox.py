@@ -23,17 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tortoise import Tortoise
 
+from benchmarks.common import open_empty_database
 from loket import synthetic
 from loket.context import Context
 from loket.db import (
-    embedded_server_uri,
-    ensure_database,
     fetch,
-    migrate,
-    tortoise_config,
-    with_database,
 )
-from loket.settings import settings
 from models.accounts import Role
 from permissions.engine import AccessAudit, build_field_policy
 from permissions.viewer import load_viewer
@@ -52,9 +47,6 @@ QUERY = """query Bench($loc: ID!, $first: Int!) { inbox(locationId: $loc, first:
 
 
 async def seed(n: int) -> tuple[uuid.UUID, uuid.UUID]:
-    from tests.conftest import TABLES
-
-    await fetch(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     leuven = await f.municipality("24062", "Leuven")
     loc = await f.location(leuven, capacity=40)
     await synthetic.inbox_dossiers(loc.id, leuven.nis_code, n)
@@ -64,13 +56,7 @@ async def seed(n: int) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 async def main(rounds: int, requests: int, page: int) -> None:
-    base = settings.test_database_url or embedded_server_uri(
-        settings.data_dir / "test-pgdata", "postgres"
-    )
-    url = with_database(base, "loket_bench")
-    await ensure_database(url)
-    await migrate(url)
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    await open_empty_database()
     provider_id, location = await seed(requests)
     from tortoise import connections
 

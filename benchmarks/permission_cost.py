@@ -24,16 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tortoise import Tortoise
 
+from benchmarks.common import open_empty_database
 from loket.context import Context
 from loket.db import (
-    embedded_server_uri,
-    ensure_database,
     fetch,
-    migrate,
-    tortoise_config,
-    with_database,
 )
-from loket.settings import settings
 from models.accounts import Role
 from permissions.engine import AccessAudit, build_field_policy
 from permissions.scopes import Params, visible_households
@@ -50,9 +45,6 @@ QUERY = """query Bench { dossiers(first: 100) { edges { node { id familySituatio
 
 
 async def seed(n: int) -> uuid.UUID:
-    from tests.conftest import TABLES
-
-    await fetch(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     leuven = await f.municipality("24062", "Leuven")
     loc = await f.location(leuven)
     for _ in range(n):
@@ -64,13 +56,7 @@ async def seed(n: int) -> uuid.UUID:
 
 
 async def main(rounds: int, dossiers: int) -> None:
-    base = settings.test_database_url or embedded_server_uri(
-        settings.data_dir / "test-pgdata", "postgres"
-    )
-    url = with_database(base, "loket_bench")
-    await ensure_database(url)
-    await migrate(url)
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    await open_empty_database()
     admin_id = await seed(dossiers)
     from tortoise import connections
 

@@ -37,17 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from tortoise import Tortoise
 
+from benchmarks.common import open_empty_database
 from loket import synthetic
 from loket.auth import mint_token
 from loket.db import (
-    embedded_server_uri,
-    ensure_database,
     fetch,
-    migrate,
-    tortoise_config,
-    with_database,
 )
-from loket.settings import settings
 from models.accounts import Role
 from tests import factories as f
 
@@ -58,9 +53,6 @@ PERSISTED = {"persistedQuery": {"version": 1, "sha256Hash": HASH}}
 
 
 async def seed(n: int) -> tuple[uuid.UUID, uuid.UUID]:
-    from tests.conftest import TABLES
-
-    await fetch(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     leuven = await f.municipality("24062", "Leuven")
     loc = await f.location(leuven, capacity=40)
     await synthetic.inbox_dossiers(loc.id, leuven.nis_code, n)
@@ -142,13 +134,7 @@ async def serve(url: str) -> AsyncIterator[str]:
 async def main(
     seconds: float, rounds: int, concurrency: int, requests: int, uncached: bool
 ) -> None:
-    base_url = settings.test_database_url or embedded_server_uri(
-        settings.data_dir / "test-pgdata", "postgres"
-    )
-    url = with_database(base_url, "loket_bench")
-    await ensure_database(url)
-    await migrate(url)
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    url = await open_empty_database()
     provider, location = await seed(requests)
     await Tortoise.close_connections()
 

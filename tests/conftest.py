@@ -3,6 +3,8 @@ migrations, the real ASGI app, and one HTTP client per actor with a real JWT."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -12,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
 from tortoise import Tortoise, connections
 
 from loket.auth import mint_token
@@ -209,3 +212,27 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> StatementCounter:
     monkeypatch.setattr(asyncpg.connection.Connection, "_execute", _execute)
     monkeypatch.setattr(asyncpg.connection.Connection, "execute", execute)
     return counter
+
+
+@contextlib.asynccontextmanager
+async def serve_on_tcp(app: Any) -> AsyncIterator[str]:
+    """`app` served by uvicorn on an ephemeral TCP port, in this event loop: real HTTP.
+    Yields the base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn's Server exposes only a flag
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest_asyncio.fixture
+async def live_server(app: Any, db: str) -> AsyncIterator[str]:
+    """The session's app over real HTTP (base URL)."""
+    async with serve_on_tcp(app) as url:
+        yield url

@@ -13,7 +13,6 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from loket.app import create_app
 from loket.auth import mint_token
@@ -21,6 +20,7 @@ from loket.graphiql import ensure_assets
 from loket.settings import settings
 from models.accounts import Role
 from tests import factories as f
+from tests.conftest import serve_on_tcp
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine notes prescribe: no sandbox as root, and no background traffic to
@@ -51,15 +51,8 @@ async def graphiql_server(database: str, db: str) -> AsyncIterator[str]:
     assets = settings.data_dir / "graphiql"
     assert await asyncio.to_thread(ensure_assets, assets), "GraphiQL assets unavailable"
     app = create_app(database_url=database, manage_db=False, graphiql_dir=assets)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn's Server exposes only a flag
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve_on_tcp(app) as url:
+        yield url
 
 
 @pytest_asyncio.fixture

@@ -4,31 +4,13 @@ request, record the birth with its RRN, receive an offer, accept it."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest_asyncio
-import uvicorn
 
 from models.accounts import Role
 from models.requests import Application, Enrolment
 from tests import factories as f
-
-
-@pytest_asyncio.fixture
-async def live_server(app: Any, db: str) -> AsyncIterator[str]:
-    """The real ASGI app served by uvicorn on an ephemeral port, in this event loop."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn's Server exposes only a flag
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
 
 
 class Client:

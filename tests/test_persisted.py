@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from loket.auth import mint_token
 from loket.persisted import PersistedCache
@@ -31,7 +30,7 @@ from models.integrators import (
 )
 from models.providers import ProviderOrganisation
 from tests import factories as f
-from tests.conftest import StatementCounter
+from tests.conftest import StatementCounter, serve_on_tcp
 
 MUNICIPALITIES = "query Municipalities { municipalities { nisCode name } }"
 LEUVEN = {"municipalities": [{"nisCode": "24062", "name": "Leuven"}]}
@@ -571,18 +570,9 @@ async def test_integrator_hot_path_does_no_sql_of_its_own_within_the_ttl(
 
 @pytest_asyncio.fixture
 async def live_server(fresh_app: Any) -> AsyncIterator[str]:
-    """The app served by uvicorn on an ephemeral port, in this event loop."""
-    config = uvicorn.Config(
-        fresh_app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn's Server exposes only a flag
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+    """The app over real HTTP; the URL of its GraphQL endpoint."""
+    async with serve_on_tcp(fresh_app) as url:
+        yield f"{url}/graphql"
 
 
 def _node_or_skip() -> str:
