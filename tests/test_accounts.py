@@ -23,6 +23,7 @@ from models.households import Household, Invitation, InvitationKind, Parent
 from models.regions import Municipality
 from resolvers import accounts
 from tests import factories as f
+from tests.assertions import assert_forbidden
 
 SIGN_UP = """
 mutation SignUp($input: SignUpInput!) {
@@ -102,12 +103,6 @@ def user_errors(result: dict[str, Any], field: str) -> list[tuple[list[str], str
     payload = result["data"][field]
     assert all(e["message"] for e in payload["errors"])
     return [(e["field"], e["code"]) for e in payload["errors"]]
-
-
-def forbidden(result: dict[str, Any], field: str) -> bool:
-    return result["data"] is None and [
-        (e["path"], e["extensions"]["code"]) for e in result["errors"]
-    ] == [([field], "FORBIDDEN")]
 
 
 def with_token(actor: Any, token: str) -> Any:
@@ -781,7 +776,7 @@ async def test_invite_partner_as_non_parent_is_forbidden(actor: Any, role: Role 
     result = await client.gql(INVITE)
 
     # then
-    assert forbidden(result, "invitePartner"), result
+    assert_forbidden(result, "invitePartner")
     assert await row_counts() == before
     assert before["invitation"] == 0
 
@@ -1108,6 +1103,6 @@ async def test_accept_partner_invitation_as_non_parent_is_forbidden(
     result = await client.gql(ACCEPT, acceptance(code))
 
     # then
-    assert forbidden(result, "acceptPartnerInvitation"), result
+    assert_forbidden(result, "acceptPartnerInvitation")
     assert await row_counts() == before
     assert (await Invitation.get()).used_at is None

@@ -12,6 +12,7 @@ from typing import Any
 from models.accounts import Role
 from models.requests import Application, CareRequest, Enrolment
 from tests import factories as f
+from tests.assertions import assert_forbidden
 
 FIELDS = """careRequest { id status closedAt onEmergencyList
       applications { id preference status offeredStartDate replyDeadline location { id } } }
@@ -80,13 +81,6 @@ async def statuses(d: Dossier) -> tuple[str, list[str]]:
     r = await CareRequest.get(id=d.request.id)
     apps = await Application.filter(request_id=d.request.id).order_by("preference")
     return r.status, [a.status for a in apps]
-
-
-def forbidden(result: dict[str, Any], name: str) -> None:
-    assert result["data"] is None or result["data"] == {name: None}, result
-    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
-        ([name], "FORBIDDEN")
-    ]
 
 
 # withdrawCareRequest
@@ -160,7 +154,7 @@ async def test_withdraw_care_request_as_provider_is_forbidden(actor: Any) -> Non
 
     result = await actor(provider).gql(WITHDRAW, {"i": {"requestId": str(d.request.id)}})
 
-    forbidden(result, "withdrawCareRequest")
+    assert_forbidden(result, "withdrawCareRequest")
     assert await statuses(d) == ("OPEN", ["PENDING"] * 3)
 
 
@@ -169,7 +163,7 @@ async def test_withdraw_care_request_as_anonymous_is_forbidden(actor: Any) -> No
 
     result = await actor(None).gql(WITHDRAW, {"i": {"requestId": str(d.request.id)}})
 
-    forbidden(result, "withdrawCareRequest")
+    assert_forbidden(result, "withdrawCareRequest")
     assert await statuses(d) == ("OPEN", ["PENDING"] * 3)
 
 
@@ -234,7 +228,7 @@ async def test_withdraw_application_as_loket_is_forbidden(actor: Any) -> None:
         WITHDRAW_ONE, {"i": {"applicationId": str(d.applications[0].id)}}
     )
 
-    forbidden(result, "withdrawApplication")
+    assert_forbidden(result, "withdrawApplication")
     assert await statuses(d) == ("OPEN", ["PENDING"] * 3)
 
 
@@ -374,7 +368,7 @@ async def test_accept_offer_as_provider_is_forbidden(actor: Any) -> None:
 
     result = await actor(provider).gql(ACCEPT, {"i": {"applicationId": str(d.applications[0].id)}})
 
-    forbidden(result, "acceptOffer")
+    assert_forbidden(result, "acceptOffer")
     assert await Enrolment.all().count() == 0
 
 
@@ -422,7 +416,7 @@ async def test_decline_offer_as_sick_child_service_is_forbidden(actor: Any) -> N
 
     result = await actor(staff).gql(DECLINE, {"i": {"applicationId": str(d.applications[0].id)}})
 
-    forbidden(result, "declineOffer")
+    assert_forbidden(result, "declineOffer")
     assert await statuses(d) == ("OPEN", ["OFFERED", "PENDING", "PENDING"])
 
 
@@ -588,7 +582,7 @@ async def test_update_care_request_as_provider_is_forbidden(actor: Any) -> None:
 
     result = await actor(provider).gql(UPDATE, {"i": {"requestId": str(d.request.id), "note": "x"}})
 
-    forbidden(result, "updateCareRequest")
+    assert_forbidden(result, "updateCareRequest")
     assert (await CareRequest.get(id=d.request.id)).note == ""
 
 

@@ -16,6 +16,7 @@ from models.households import Parent
 from models.providers import ProviderLocation
 from models.requests import Application, CareRequest, Enrolment
 from tests import factories as f
+from tests.assertions import assert_forbidden
 
 APPLICATION = """application { id preference status offeredStartDate replyDeadline
       location { id } }
@@ -154,13 +155,6 @@ def codes(result: dict[str, Any], name: str) -> list[tuple[list[str], str]]:
     data = result["data"][name]
     assert [v for k, v in data.items() if k != "errors"] == [None]
     return [(e["field"], e["code"]) for e in data["errors"]]
-
-
-def forbidden(result: dict[str, Any], name: str) -> None:
-    assert result["data"] is None or result["data"] == {name: None}, result
-    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
-        ([name], "FORBIDDEN")
-    ]
 
 
 def offered(
@@ -508,7 +502,7 @@ async def _offer_denied(actor: Any, who: Any, fam: Family, here: Any) -> None:
 
     result = await actor(who).gql(OFFER, offer_input(fam.request, here, 100, 10))
 
-    forbidden(result, "offerPlace")
+    assert_forbidden(result, "offerPlace")
     assert await snapshot() == before
 
 
@@ -638,7 +632,7 @@ async def test_waitlist_application_as_parent_is_forbidden(actor: Any) -> None:
 
     result = await actor(fam.user).gql(WAITLIST, app_input(fam.applications[0]))
 
-    forbidden(result, "waitlistApplication")
+    assert_forbidden(result, "waitlistApplication")
     assert await snapshot() == before
 
 
@@ -731,7 +725,7 @@ async def test_refuse_application_as_loket_is_forbidden(actor: Any) -> None:
 
     result = await actor(staff).gql(REFUSE, app_input(fam.applications[0], reason="Vol"))
 
-    forbidden(result, "refuseApplication")
+    assert_forbidden(result, "refuseApplication")
     assert await snapshot() == before
 
 
@@ -809,7 +803,7 @@ async def test_withdraw_offer_as_toeleider_is_forbidden(actor: Any) -> None:
 
     result = await actor(worker).gql(WITHDRAW_OFFER, app_input(fam.applications[0]))
 
-    forbidden(result, "withdrawOffer")
+    assert_forbidden(result, "withdrawOffer")
     assert await snapshot() == before
 
 
@@ -921,7 +915,7 @@ async def test_mark_staff_child_as_anonymous_is_forbidden(actor: Any) -> None:
 
     result = await actor(None).gql(MARK, app_input(fam.applications[0], staffChild=True))
 
-    forbidden(result, "markStaffChild")
+    assert_forbidden(result, "markStaffChild")
     assert await snapshot() == before
 
 
@@ -1155,7 +1149,7 @@ async def test_end_enrolment_as_parent_is_forbidden(actor: Any) -> None:
         END, {"i": {"enrolmentId": str(e.id), "endDate": f.days(-1).isoformat()}}
     )
 
-    forbidden(result, "endEnrolment")
+    assert_forbidden(result, "endEnrolment")
     assert await snapshot() == before
 
 
@@ -1374,7 +1368,7 @@ async def test_update_location_as_parent_or_loket_is_forbidden(actor: Any) -> No
     ]
 
     for result in results:
-        forbidden(result, "updateLocation")
+        assert_forbidden(result, "updateLocation")
     assert await snapshot() == before
 
 
@@ -1547,7 +1541,7 @@ async def test_location_quota_as_parent_is_forbidden(actor: Any) -> None:
 
     result = await actor(fam.user).gql(QUOTA, {"loc": str(here.id), "year": YEAR})
 
-    forbidden(result, "locationQuota")
+    assert_forbidden(result, "locationQuota")
 
 
 async def test_location_quota_as_provider_with_year_out_of_range(actor: Any) -> None:

@@ -15,6 +15,7 @@ from models.accounts import Role
 from models.households import Child
 from permissions.rrn import Rrn
 from tests import factories as f
+from tests.assertions import assert_forbidden
 
 CHILD = "child { id firstName lastName nickname birthDate expectedBirthDate isBorn }"
 ADD = f"""
@@ -104,13 +105,6 @@ def user_errors(result: dict[str, Any], field: str) -> list[tuple[list[str], str
     assert payload["child"] is None
     assert all(e["message"] for e in payload["errors"])
     return [(e["field"], e["code"]) for e in payload["errors"]]
-
-
-def assert_forbidden(result: dict[str, Any], field: str) -> None:
-    assert result["data"] in (None, {field: None}), result
-    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
-        ([field], "FORBIDDEN")
-    ]
 
 
 def add_input(household: Any, **child: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from models.accounts import Role, User
 from models.consents import ConsentEvent
 from models.households import Household, Parent
 from tests import factories as f
+from tests.assertions import assert_forbidden
 
 CONSENT_FIELDS = "parent { id firstName } purpose active since history { action at }"
 GRANT = f"""
@@ -62,12 +63,6 @@ async def outsider(who: str, muni: Any) -> User | None:
 def errors_of(result: dict[str, Any], field: str) -> list[tuple[list[str], str]]:
     assert "errors" not in result, result
     return [(e["field"], e["code"]) for e in result["data"][field]["errors"]]
-
-
-def forbidden(result: dict[str, Any], field: str) -> bool:
-    return result["data"] in (None, {field: None}) and [
-        (e["path"], e["extensions"]["code"]) for e in result["errors"]
-    ] == [([field], "FORBIDDEN")]
 
 
 async def events() -> list[tuple[Any, ...]]:
@@ -227,7 +222,7 @@ async def test_consent_mutations_as_non_parent_are_forbidden(
     )
 
     # then
-    assert forbidden(result, mutation), result
+    assert_forbidden(result, mutation)
     assert await events() == before
 
 
@@ -488,5 +483,5 @@ async def test_consented_contacts_as_non_admin_is_forbidden(actor: Any, who: str
     )
 
     # then
-    assert forbidden(result, "consentedContacts"), result
+    assert_forbidden(result, "consentedContacts")
     assert await AccessLogEntry.all().count() == 0

@@ -13,6 +13,7 @@ from models.accounts import Role
 from models.households import Household, Parent
 from permissions.rrn import Rrn
 from tests import factories as f
+from tests.assertions import assert_forbidden
 
 CONTACT = "id firstName lastName street postalCode municipality { nisCode } phone email"
 PARENT = f"""{CONTACT} nationality birthplace homeLanguage relationToChild workSituation
@@ -132,13 +133,6 @@ def user_errors(result: dict[str, Any], field: str, node: str) -> list[tuple[lis
     assert payload[node] is None
     assert all(e["message"] for e in payload["errors"])
     return [(e["field"], e["code"]) for e in payload["errors"]]
-
-
-def assert_forbidden(result: dict[str, Any], field: str) -> None:
-    assert result["data"] in (None, {field: None}), result
-    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
-        ([field], "FORBIDDEN")
-    ]
 
 
 def assert_recent(moment: datetime.datetime | None) -> None:

@@ -20,6 +20,7 @@ from models.requests import Application, CareRequest
 from permissions.rrn import Rrn
 from resolvers import uniqueness
 from tests import factories as f
+from tests.assertions import assert_forbidden
 
 SUBMIT = """
 mutation Submit($input: SubmitCareRequestInput!) {
@@ -99,13 +100,6 @@ def user_errors(result: dict[str, Any]) -> list[tuple[list[str], str]]:
     assert payload["careRequest"] is None
     assert all(e["message"] for e in payload["errors"])
     return [(e["field"], e["code"]) for e in payload["errors"]]
-
-
-def assert_forbidden(result: dict[str, Any], field: str) -> None:
-    assert result["data"] in (None, {field: None}), result
-    assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
-        ([field], "FORBIDDEN")
-    ]
 
 
 @pytest.fixture
