@@ -47,7 +47,7 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from loket import limits, passwords
+from loket import limits, passwords, sessions
 from loket.auth import LEEWAY_SECONDS, mint_token
 from loket.db import fetch
 from loket.settings import settings
@@ -384,9 +384,14 @@ async def token_endpoint(request: Request) -> Response:
         if len(credentials.client_id) > MAX_CLIENT_ID_LENGTH:
             raise _invalid_client()
         key = limits.digest("oauth-token", credentials.client_id.lower())
-        # Counted before the check, so parallel guesses cannot overrun the limit; a
-        # success resets the window, so in effect failures are counted.
-        if not await limits.hit(key, TOKEN_FAILURES_PER_WINDOW, TOKEN_WINDOW_SECONDS):
+        # Every request counts per IP (made-up client ids must not buy argon2 work);
+        # per client id, counted before the check so parallel guesses cannot overrun the
+        # limit, and a success resets it, so in effect failures are counted.
+        subject = sessions.limit_subject(sessions.client_ip(request))
+        per_ip = limits.digest("oauth-token-ip", subject)
+        if not await limits.hit(
+            per_ip, settings.token_requests_per_ip, TOKEN_WINDOW_SECONDS
+        ) or not await limits.hit(key, TOKEN_FAILURES_PER_WINDOW, TOKEN_WINDOW_SECONDS):
             retry = int(TOKEN_WINDOW_SECONDS - time.time() % TOKEN_WINDOW_SECONDS) + 1
             return JSONResponse(
                 {"error": "slow_down", "error_description": "Too many failed attempts."},

@@ -132,6 +132,14 @@ async def sign_up(
     )
     if errors:
         return SignUpPayload(token=None, expires_at=None, viewer=None, errors=errors.items)
+    # Sign-ups per IP are limited: EMAIL_TAKEN tells whether an address has an account,
+    # so the form must not become a way to test many addresses.
+    subject = sessions.limit_subject(sessions.client_ip(info.context.request))
+    if not await limits.hit(
+        limits.digest("sign-up-ip", subject), settings.sign_ups_per_ip_per_hour, 3600
+    ):
+        errors.add(["input"], "RATE_LIMITED", "Too many sign-ups from here; try again later.")
+        return SignUpPayload(token=None, expires_at=None, viewer=None, errors=errors.items)
 
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop and out of
     # the transaction.

@@ -1106,3 +1106,25 @@ async def test_accept_partner_invitation_as_non_parent_is_forbidden(
     assert_forbidden(result, "acceptPartnerInvitation")
     assert await row_counts() == before
     assert (await Invitation.get()).used_at is None
+
+
+async def test_sign_up_as_anonymous_is_limited_per_ip(actor: Any) -> None:
+    # given: two sign-ups allowed per IP and hour
+    saved = settings.sign_ups_per_ip_per_hour
+    object.__setattr__(settings, "sign_ups_per_ip_per_hour", 2)
+    try:
+        client = actor(None)
+        for n in range(2):
+            ok = await client.gql(SIGN_UP, sign_up_input(email=f"ouder{n}@example.be"))
+            assert ok["data"]["signUp"]["errors"] == []
+
+        # when
+        third = await client.gql(SIGN_UP, sign_up_input(email="ouder9@example.be"))
+    finally:
+        object.__setattr__(settings, "sign_ups_per_ip_per_hour", saved)
+
+    # then: refused before anything is saved
+    assert [(e["field"], e["code"]) for e in third["data"]["signUp"]["errors"]] == [
+        (["input"], "RATE_LIMITED")
+    ]
+    assert await User.filter(email="ouder9@example.be").count() == 0

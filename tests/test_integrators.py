@@ -1206,3 +1206,22 @@ async def test_cli_creates_a_client_registers_a_manifest_and_revokes(
     assert code == 1
     assert "NOT_FOUND" in err
     assert secret
+
+
+async def test_token_requests_are_limited_per_ip_whatever_the_client_id(actor: Any) -> None:
+    # given: three token requests per IP and window, each with a made-up client id
+    saved = settings.token_requests_per_ip
+    object.__setattr__(settings, "token_requests_per_ip", 3)
+    try:
+        client = actor(None).http
+        answers = [
+            (
+                await client.post("/oauth/token", data=form(f"made-up-{n}", "guess"), headers={})
+            ).status_code
+            for n in range(4)
+        ]
+    finally:
+        object.__setattr__(settings, "token_requests_per_ip", saved)
+
+    # then: the fourth is refused before any secret is checked
+    assert answers == [401, 401, 401, 429]
