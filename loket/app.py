@@ -64,6 +64,20 @@ def _error(
     )
 
 
+def _private(start: Message) -> Message:
+    """A signed-in caller's response is theirs alone: no shared cache may keep it (a
+    hashed GET has the same URL for every user)."""
+    kept = [
+        (k, v) for k, v in start.get("headers", []) if k.lower() not in (b"cache-control", b"vary")
+    ]
+    vary = [v for k, v in start.get("headers", []) if k.lower() == b"vary"]
+    varies = b", ".join([*vary, b"Authorization, Cookie"])
+    return {
+        **start,
+        "headers": [*kept, (b"cache-control", b"private, no-store"), (b"vary", varies)],
+    }
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -157,7 +171,10 @@ class Authenticate:
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if viewer.authenticated:
+                    message = _private(message)
             await send(message)
 
         try:
@@ -175,6 +192,12 @@ _ECHOES = (
     (re.compile(r"(cannot represent [^:]*): .*", re.S), r"\1."),
     (re.compile(r", found: .*", re.S), "."),
     (re.compile(r"(Expected value of type [^,]+), found .*", re.S), r"\1."),
+    (
+        re.compile(r"Value '.*' does not exist in ('[^']*' enum)", re.S),
+        r"The value is not in the \1",
+    ),
+    # An unknown field's name helps the developer; a key that is not a name may be data.
+    (re.compile(r"(not to include unknown field) '(?![A-Za-z_]\w{0,63}').*'", re.S), r"\1"),
 )
 
 

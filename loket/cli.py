@@ -28,8 +28,8 @@ async def _with_orm(url: str, work: Callable[[], Awaitable[Any]]) -> Any:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from loket.db import migrate, service_database_url
 
-    asyncio.run(migrate(service_database_url()))
-    print("migrations applied")
+    asyncio.run(migrate(service_database_url(), target=args.target))
+    print("migrations applied" if args.target is None else f"migrated to {args.target}")
     return 0
 
 
@@ -274,7 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="load the demo data set first")
     serve.set_defaults(func=cmd_serve)
 
-    sub.add_parser("migrate", help="apply the committed migrations").set_defaults(func=cmd_migrate)
+    mig = sub.add_parser("migrate", help="apply the committed migrations (or go to one)")
+    mig.add_argument(
+        "--target", default=None, help="e.g. models.0004_parent_journey: up or down to it"
+    )
+    mig.set_defaults(func=cmd_migrate)
     mk = sub.add_parser("makemigrations", help="write a migration for model changes")
     mk.add_argument("--name", default=None)
     mk.set_defaults(func=cmd_makemigrations)

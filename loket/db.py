@@ -126,13 +126,14 @@ def tortoise_config(url: str) -> dict[str, Any]:
     }
 
 
-async def migrate(url: str) -> None:
-    """Apply the committed migrations (idempotent)."""
+async def migrate(url: str, target: str | None = None) -> None:
+    """Apply the committed migrations (idempotent), or migrate up or down to `target`
+    (e.g. "models.0004_parent_journey")."""
     from tortoise import Tortoise
     from tortoise.migrations.api import migrate as run_migrations
 
     await ensure_database(url)
-    await run_migrations(config=tortoise_config(url))
+    await run_migrations(config=tortoise_config(url), target=target)
     await Tortoise.close_connections()
 
 

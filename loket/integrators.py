@@ -269,6 +269,15 @@ def _credentials(request: Request, params: dict[str, str]) -> _Credentials:
     return _Credentials(client_id=form_id, secret=form_secret)
 
 
+def _canonical_id(client_id: str) -> str:
+    """One spelling per client id (uuid.UUID accepts braces, urn: prefixes, missing
+    hyphens ...): the failure limit must not get a fresh budget per spelling."""
+    try:
+        return str(uuid.UUID(client_id))
+    except ValueError:
+        return client_id.lower()
+
+
 async def _client(client_id: str) -> Any | None:
     """The client with what authentication needs; None when the id names no client."""
     try:
@@ -300,9 +309,10 @@ async def _check_secret(client_id: str, secret: str) -> Any:
 
 
 def _audiences(request: Request) -> list[str]:
-    """What an assertion's `aud` may name: this endpoint's URL or the token issuer."""
-    url = request.url
-    return [f"{url.scheme}://{url.netloc}{url.path}", settings.jwt_issuer]
+    """What an assertion's `aud` may name: this endpoint's configured public URL or the
+    token issuer. Never the URL the request names: its Host header is the client's to
+    choose, and an assertion made for another server must not work here."""
+    return [f"{settings.public_url.rstrip('/')}{TOKEN_PATH}", settings.jwt_issuer]
 
 
 async def _check_assertion(request: Request, credentials: _Credentials) -> Any:
@@ -383,7 +393,7 @@ async def token_endpoint(request: Request) -> Response:
         credentials = _credentials(request, params)
         if len(credentials.client_id) > MAX_CLIENT_ID_LENGTH:
             raise _invalid_client()
-        key = limits.digest("oauth-token", credentials.client_id.lower())
+        key = limits.digest("oauth-token", _canonical_id(credentials.client_id))
         # Every request counts per IP (made-up client ids must not buy argon2 work);
         # per client id, counted before the check so parallel guesses cannot overrun the
         # limit, and a success resets it, so in effect failures are counted.

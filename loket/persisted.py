@@ -48,13 +48,14 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from graphql import GraphQLError, parse, specified_rules
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.schema import validate_document
 
-from loket import limits
+from loket import limits, sessions
 from loket.db import execute, fetch
 from loket.media import JSON, negotiate
 from loket.settings import settings
@@ -414,10 +415,13 @@ class PersistedOperations:
             return
         if not self._valid(text):
             return  # not stored; the view runs it and reports its errors
-        client = scope.get("client")
-        ip = client[0] if client else "unknown"
+        # The client's address as every other per-IP limit sees it (trusted proxies,
+        # IPv6 by /64).
+        subject = sessions.limit_subject(sessions.client_ip(Request(scope)))
         if not await limits.hit(
-            limits.digest("apq-registration", ip), settings.apq_registrations_per_hour, _WINDOW
+            limits.digest("apq-registration", subject),
+            settings.apq_registrations_per_hour,
+            _WINDOW,
         ):
             raise PersistedError(
                 429,

@@ -59,9 +59,9 @@ async def inbox_dossiers(
                      now() - make_interval(days => (r3 * 730)::int)
               FROM s RETURNING id)
             INSERT INTO application (id, request_id, location_id, preference, status,
-                staff_child, refusal_reason, created_at, updated_at)
+                staff_child, by_emergency_offer, refusal_reason, created_at, updated_at)
             SELECT gen_random_uuid(), request_id, $3, 1,
-                   CASE WHEN r2 < 0.2 THEN 'WAITLISTED' ELSE 'PENDING' END, r1 < 0.02, '',
+                   CASE WHEN r2 < 0.2 THEN 'WAITLISTED' ELSE 'PENDING' END, r1 < 0.02, false, '',
                    now() - make_interval(days => (r3 * 730)::int), now()
             FROM s""",
         n,

@@ -25,12 +25,33 @@ class AddFilledField(ops.AddField):
         if not state_editor:
             return
         model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
-        field = model._meta.fields_map[self.name]
-        field.db_default = SqlDefault(self.fill)
-        try:
-            await state_editor.add_field(model, self.name)
-        finally:
-            field.db_default = DB_DEFAULT_NOT_SET
-        table = model._meta.db_table
-        column = model._meta.fields_db_projection[self.name]
-        await state_editor._run_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP DEFAULT')
+        await _add_filled(state_editor, model, self.name, self.fill)
+
+
+async def _add_filled(state_editor: Any, model: Any, name: str, fill: str) -> None:
+    field = model._meta.fields_map[name]
+    field.db_default = SqlDefault(fill)
+    try:
+        await state_editor.add_field(model, name)
+    finally:
+        field.db_default = DB_DEFAULT_NOT_SET
+    table = model._meta.db_table
+    column = model._meta.fields_db_projection[name]
+    await state_editor._run_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP DEFAULT')
+
+
+class RemoveFilledField(ops.RemoveField):
+    """RemoveField of a NOT NULL column whose downgrade re-adds it on a filled table:
+    existing rows get `fill` (the data itself is restored by the migration's RunSQL)."""
+
+    def __init__(self, model_name: str, name: str, fill: str) -> None:
+        super().__init__(model_name=model_name, name=name)
+        self.fill = fill
+
+    async def database_backward(
+        self, app_label: str, old_state: Any, new_state: Any, state_editor: Any = None
+    ) -> None:
+        if not state_editor:
+            return
+        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+        await _add_filled(state_editor, model, self.name, self.fill)

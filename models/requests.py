@@ -88,6 +88,9 @@ class Application(Model):
     )
     offered_start_date = fields.DateField(null=True)
     reply_deadline = fields.DateField(null=True)
+    # Chosen by the family, or made by a provider's offer to an emergency-list request;
+    # only the family's own count toward the maximum and the preferred providers.
+    by_emergency_offer = fields.BooleanField(default=False)
     # Set by the provider: the child of a staff member (own priority criterion).
     staff_child = fields.BooleanField(default=False)
     refusal_reason = fields.CharField(max_length=500, default="")

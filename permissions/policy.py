@@ -173,9 +173,8 @@ POLICY: dict[Ability, Rule] = {
     Ability.APPLICATION_HANDLING: _read(
         "status and offer of an application at a location", *_HANDLERS, personal=False
     ),
-    Ability.DOSSIER_GUIDANCE: _read(
-        "next steps and deadlines of a dossier", *_FAMILY, personal=False
-    ),
+    # Personal: the steps name the children and the locations they concern.
+    Ability.DOSSIER_GUIDANCE: _read("next steps and deadlines of a dossier", *_FAMILY),
     Ability.MANDATES: _read("the mandates given to referral organisations", *_FAMILY),
     Ability.CONSENTS: _read("a parent's consent ledger", Grant.OWN_HOUSEHOLD, Grant.ADMIN),
     Ability.SIGNED_IN: _act("any signed-in user", *Role),

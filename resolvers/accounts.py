@@ -343,6 +343,10 @@ async def accept_partner_invitation(
         await check_residence(errors, ["input", "partner"], values)
     if errors:
         return AcceptPartnerInvitationPayload(household=None, errors=errors.items)
+    if rrn is not None and not await uniqueness.count_parent_check(
+        info, errors, ["input", "partner", "rrn"]
+    ):
+        return AcceptPartnerInvitationPayload(household=None, errors=errors.items)
 
     now = datetime.datetime.now(datetime.UTC)
     async with in_transaction():

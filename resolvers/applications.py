@@ -141,11 +141,11 @@ async def offer_place(
         # again in place: the row that was written is the one to return.
         written = await fetch(
             """INSERT INTO application (id, request_id, location_id, preference, status,
-                   offered_start_date, reply_deadline, staff_child, refusal_reason,
-                   answered_at, answered_by_id, created_at, updated_at)
+                   offered_start_date, reply_deadline, staff_child, by_emergency_offer,
+                   refusal_reason, answered_at, answered_by_id, created_at, updated_at)
                VALUES ($1, $2, $3, (SELECT coalesce(max(preference), 0) + 1 FROM application
                                     WHERE request_id = $2),
-                       'OFFERED', $4, $5, false, '', now(), $6, now(), now())
+                       'OFFERED', $4, $5, false, true, '', now(), $6, now(), now())
                ON CONFLICT (request_id, location_id) DO UPDATE SET status = 'OFFERED',
                    offered_start_date = $4, reply_deadline = $5, refusal_reason = '',
                    answered_at = now(),
@@ -253,13 +253,16 @@ async def refuse_application(
 async def withdraw_offer(
     info: Info, input: Annotated[WithdrawOfferInput, arg("The offer to withdraw.")]
 ) -> WithdrawOfferPayload:
-    """Take back an offer the family has not answered; the application is pending again."""
+    """Take back an offer the family has not answered. An application the family chose is
+    pending again; one that only the offer made (an emergency-list offer) ends with it,
+    so the location does not become one the family chose."""
     async with in_transaction():
         row, errors = await _answer(info, input.application_id, ("OFFERED",), "NOT_OFFERED")
         if not errors:
             await execute(
-                """UPDATE application SET status = 'PENDING', offered_start_date = NULL,
-                       reply_deadline = NULL, answered_at = now(), answered_by_id = $2,
+                """UPDATE application SET offered_start_date = NULL, reply_deadline = NULL,
+                       status = CASE WHEN by_emergency_offer THEN 'CLOSED' ELSE 'PENDING' END,
+                       answered_at = now(), answered_by_id = $2,
                        updated_at = now() WHERE id = $1""",
                 row["id"],
                 info.context.viewer.user_id,

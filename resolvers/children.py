@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from tortoise.transactions import in_transaction
 
 from loket.context import Info
-from loket.db import execute, fetch
+from loket.db import fetch
 from models.households import Child as ChildModel
 from permissions.policy import Ability
 from resolvers import uniqueness, validation
@@ -116,14 +116,18 @@ async def record_birth(
             )
         if errors:
             return RecordBirthPayload(child=None, errors=errors.items)
-        await execute(
+        # Decided again under the locks: a birth recorded meanwhile wins, this one fails.
+        born = await fetch(
             """UPDATE child SET birth_date = $2, expected_birth_date = NULL,
                    first_name = coalesce($3, first_name)
-               WHERE id = $1""",
+               WHERE id = $1 AND birth_date IS NULL RETURNING id""",
             child_id,
             input.birth_date,
             first_name,
         )
+        if not born:
+            errors.add(["input", "childId"], "ALREADY_BORN", "This child's birth is recorded.")
+            return RecordBirthPayload(child=None, errors=errors.items)
         await uniqueness.store_child_rrn(child_id, rrn)
     return RecordBirthPayload(child=await _child(info, child_id, grant), errors=[])
 
@@ -181,6 +185,16 @@ async def update_child(
                     "Another unborn child of the dossier with this date has an open request.",
                 )
                 return UpdateChildPayload(child=None, errors=errors.items)
+        if "expected_birth_date" in changes and await ChildModel.exists(
+            id=child_id, birth_date__isnull=False
+        ):
+            # Born meanwhile (the child's row is locked now): no expected date any more.
+            errors.add(
+                ["input", "expectedBirthDate"],
+                "NOT_ALLOWED",
+                "The child is born; its birth date is recorded.",
+            )
+            return UpdateChildPayload(child=None, errors=errors.items)
         if changes:
             await ChildModel.filter(id=child_id).update(**changes)
     return UpdateChildPayload(child=await _child(info, child_id, grant), errors=[])

@@ -218,6 +218,10 @@ async def register_household(
         await check_residence(errors, ["input", "applicant"], parent_values)
     if errors:
         return RegisterHouseholdPayload(household=None, errors=errors.items)
+    if parent_rrn is not None and not await uniqueness.count_parent_check(
+        info, errors, ["input", "applicant", "rrn"]
+    ):
+        return RegisterHouseholdPayload(household=None, errors=errors.items)
 
     async with in_transaction():
         # Serialise registrations of one user and of one person (RRN), so two concurrent
@@ -383,6 +387,10 @@ async def update_parent(
         changes["situation_source"] = source
         changes["situation_source_organisation_id"] = organisation
         changes["situation_recorded_at"] = datetime.datetime.now(datetime.UTC)
+    if rrn is not None and not await uniqueness.count_parent_check(
+        info, errors, ["input", "rrn"], household_id, grant
+    ):
+        return UpdateParentPayload(parent=None, errors=errors.items)
     async with in_transaction():
         if rrn is not None:
             await uniqueness.lock_parent_identity(rrn)

@@ -168,14 +168,12 @@ def _after(cursor: str | None) -> tuple[Any, ...] | None:
         return None
     try:
         tier, minus_score, submitted, request_id = raw.split("|")
-        return (
-            int(tier),
-            int(minus_score),
-            datetime.datetime.fromisoformat(submitted),
-            uuid.UUID(request_id),
-        )
+        stamp = datetime.datetime.fromisoformat(submitted)
+        if stamp.tzinfo is None:
+            raise ValueError("a cursor's time carries its zone")
+        return (int(tier), int(minus_score), stamp, uuid.UUID(request_id))
     except ValueError:
-        return None
+        raise InvalidInput("INVALID_CURSOR", "This cursor is not valid here.") from None
 
 
 async def inbox(

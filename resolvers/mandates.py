@@ -420,6 +420,12 @@ async def start_dossier(
         "situation_source_organisation_id": organisation_id,
         "situation_recorded_at": now,
     }
+    if parent_rrn is not None and not await uniqueness.count_parent_check(
+        info, errors, ["input", "applicant", "rrn"]
+    ):
+        return StartDossierPayload(
+            household=None, claim_code=None, claim_expires_at=None, errors=errors.items
+        )
     async with in_transaction():
         # One account (and one dossier) per person: serialise with registrations of the
         # same national register number.

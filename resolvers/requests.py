@@ -164,8 +164,8 @@ async def submit_care_request(
         )
         await execute(
             """INSERT INTO application (id, request_id, location_id, preference, status,
-                   staff_child, refusal_reason, created_at, updated_at)
-               SELECT gen_random_uuid(), $1, loc, ord, 'PENDING', false, '', now(), now()
+                   staff_child, by_emergency_offer, refusal_reason, created_at, updated_at)
+               SELECT gen_random_uuid(), $1, loc, ord, 'PENDING', false, false, '', now(), now()
                FROM unnest($2::uuid[]) WITH ORDINALITY AS t(loc, ord)""",
             request_id,
             location_ids,
@@ -297,8 +297,9 @@ async def accept_offer(
             await fetch("SELECT 1 FROM child WHERE id = $1 FOR UPDATE", row["child_id"])
             enrolled = await fetch(
                 """SELECT EXISTS (SELECT 1 FROM enrolment WHERE child_id = $1
-                                  AND end_date IS NULL) AS found""",
+                                  AND (end_date IS NULL OR end_date >= $2)) AS found""",
                 row["child_id"],
+                start,
             )
             if taken >= capacity:
                 errors.add(path, "LOCATION_FULL", "The location has no place left that month.")
@@ -410,26 +411,36 @@ async def add_chosen_locations(
         return AddChosenLocationsPayload(care_request=None, errors=errors.items)
     request_id, _, grant = target
     async with in_transaction():
+        # Lock first, read after: a statement that waited for the lock would still see
+        # the locations the other call just added as absent.
+        await fetch("SELECT 1 FROM care_request WHERE id = $1 FOR UPDATE", request_id)
         rows = await fetch(
-            """SELECT r.status, ARRAY(SELECT location_id FROM application
-                                      WHERE request_id = r.id) AS chosen
-               FROM care_request r WHERE r.id = $1 FOR UPDATE""",
+            f"""SELECT r.status,
+                   ARRAY(SELECT location_id FROM application WHERE request_id = r.id) AS known,
+                   (SELECT count(*) FROM application WHERE request_id = r.id
+                      AND NOT by_emergency_offer
+                      AND status IN {OPEN_APPLICATION_STATUSES_SQL}) AS open_choices
+               FROM care_request r WHERE r.id = $1""",
             request_id,
         )
-        chosen = set(rows[0]["chosen"])
+        chosen = set(rows[0]["known"])
         if rows[0]["status"] != "OPEN":
             errors.add(["input", "requestId"], "NOT_OPEN", "The request is no longer open.")
             return AddChosenLocationsPayload(care_request=None, errors=errors.items)
-        location_ids = await check_locations(errors, path, input.location_ids, len(chosen))
+        # The maximum is on the family's locations still open: one that said no (or an
+        # emergency-list offer) leaves room for another choice.
+        location_ids = await check_locations(
+            errors, path, input.location_ids, rows[0]["open_choices"]
+        )
         if not errors and chosen & set(location_ids):
             errors.add(path, "ALREADY_CHOSEN", "A location is already chosen for this request.")
         if not errors:
             await execute(
                 """INSERT INTO application (id, request_id, location_id, preference, status,
-                       staff_child, refusal_reason, created_at, updated_at)
+                       staff_child, by_emergency_offer, refusal_reason, created_at, updated_at)
                    SELECT gen_random_uuid(), $1, loc,
                           ord + (SELECT coalesce(max(preference), 0) FROM application
-                                 WHERE request_id = $1), 'PENDING', false, '', now(), now()
+                                 WHERE request_id = $1), 'PENDING', false, false, '', now(), now()
                    FROM unnest($2::uuid[]) WITH ORDINALITY AS t(loc, ord)""",
                 request_id,
                 location_ids,

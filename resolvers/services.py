@@ -115,4 +115,9 @@ async def service_children(
         *p.values,
     )
     edges = [Edge(cursor=encode_cursor(str(r["id"])), node=_child(r)) for r in rows[:size]]
+    audit = info.context.audit
+    if search_sql and audit is not None:
+        # Matching on names reads them, even when only ids are selected: log it per dossier.
+        for edge in edges:
+            audit.record(edge.node, "ServiceChild.search (child and applicant names)")
     return connection(edges, len(rows) > size)

@@ -19,6 +19,7 @@ from loket.errors import InvalidInput
 from loket.settings import settings
 from permissions.policy import Ability
 from permissions.rrn import Rrn
+from resolvers.validation import Errors
 from schema.directives import arg
 
 
@@ -115,7 +116,11 @@ async def lock_child_identity(
 ) -> None:
     """Serialise request submissions for one child (same RRN, or same unborn child),
     across households, until the transaction ends. With `new_expected`, also the unborn
-    key the child is about to move to (all locks in one sorted statement: no deadlock)."""
+    key the child is about to move to (all locks in one sorted statement: no deadlock).
+
+    The child's row is locked first, in its own statement: its keys are read after, so a
+    birth recorded meanwhile (a new RRN) is seen and its key locked."""
+    await fetch("SELECT 1 FROM child WHERE id = $1 FOR UPDATE", child_id)
     await fetch(
         """SELECT pg_advisory_xact_lock(k) FROM (
                SELECT DISTINCT hashtextextended(encode(d, 'hex'), 0) AS k
@@ -150,7 +155,13 @@ async def child_rrn_conflicts(child_id: uuid.UUID, rrn: Rrn) -> tuple[bool, bool
     return bool(rows[0]["duplicate"]), bool(rows[0]["open_elsewhere"])
 
 
-async def count_check(info: Info, household_id: uuid.UUID | None, grant: str | None) -> bool:
+CHILD_CHECK = "uniqueness check"
+PARENT_CHECK = "parent uniqueness check"
+
+
+async def count_check(
+    info: Info, household_id: uuid.UUID | None, grant: str | None, *, what: str = CHILD_CHECK
+) -> bool:
     """Every uniqueness decision goes through here: it counts against the caller's hourly
     limit and their IP's (so the check cannot be used as an oracle, not even with many
     accounts) and is written to the access log, parents' own calls included. False when
@@ -168,11 +179,12 @@ async def count_check(info: Info, household_id: uuid.UUID | None, grant: str | N
             settings.uniqueness_checks_per_ip_per_hour,
             3600,
         )
-    outcome = "RATE_LIMITED" if not allowed else "ANSWERED" if household_id else "NOT_FOUND"
+    answered = household_id is not None or what == PARENT_CHECK
+    outcome = "RATE_LIMITED" if not allowed else "ANSWERED" if answered else "NOT_FOUND"
     await execute(
         """INSERT INTO access_log (at, viewer_id, role, grant_name, household_id, fields_read,
                operation_name, request_id, outcome)
-           VALUES (now(), $1, $2, $3, $4, '["uniqueness check"]'::jsonb, $5, $6, $7)""",
+           VALUES (now(), $1, $2, $3, $4, jsonb_build_array($8::text), $5, $6, $7)""",
         viewer.user_id,
         viewer.role.value if viewer.role else "ANONYMOUS",
         grant or "NONE",
@@ -180,8 +192,25 @@ async def count_check(info: Info, household_id: uuid.UUID | None, grant: str | N
         info.operation.name.value if info.operation.name else None,
         info.context.request_id,
         outcome,
+        what,
     )
     return allowed
+
+
+async def count_parent_check(
+    info: Info,
+    errors: Errors,
+    path: list[str],
+    household_id: uuid.UUID | None = None,
+    grant: str | None = None,
+) -> bool:
+    """A parent's number is about to be checked for one account per person: whether it is
+    registered is an answer too, so it counts and is logged like the child check. False
+    (with a RATE_LIMITED error at `path`) when a limit is reached."""
+    if await count_check(info, household_id, grant, what=PARENT_CHECK):
+        return True
+    errors.add(path, "RATE_LIMITED", "Too many checks; try again later.")
+    return False
 
 
 async def has_open_request(

@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from models.access_log import AccessLogEntry
 from models.accounts import Role
 from models.requests import Application, CareRequest, Enrolment
 from tests import factories as f
@@ -680,3 +681,120 @@ async def test_accept_offer_as_parent_when_a_later_enrolment_takes_the_place_is_
 
     assert codes(result, "acceptOffer") == [(["input", "applicationId"], "LOCATION_FULL")]
     assert await Enrolment.filter(child_id=d.child.id).count() == 0
+
+
+async def test_add_chosen_locations_concurrently_never_exceeds_the_maximum(actor: Any) -> None:
+    # given: 3 chosen, 3 parallel calls adding 7 different locations each (maximum 10)
+    d = await dossier(locations=3)
+    extra = [await f.location(d.household.municipality) for _ in range(21)]
+    client = actor(d.user)
+
+    results = await asyncio.gather(
+        *(
+            client.gql(
+                ADD,
+                {
+                    "i": {
+                        "requestId": str(d.request.id),
+                        "locationIds": [str(x.id) for x in extra[7 * n : 7 * n + 7]],
+                    }
+                },
+            )
+            for n in range(3)
+        )
+    )
+
+    # then: one call fits, the others are told the count is over
+    outcomes = sorted(
+        [e["code"] for e in r["data"]["addChosenLocations"]["errors"]] for r in results
+    )
+    assert outcomes == [[], ["COUNT"], ["COUNT"]]
+    assert await Application.filter(request_id=d.request.id).count() == 10
+
+
+async def test_add_chosen_locations_as_parent_when_every_location_said_no(actor: Any) -> None:
+    # given: the maximum reached, but every location refused
+    d = await dossier(locations=10)
+    await Application.filter(request_id=d.request.id).update(status="REFUSED")
+    extra = await f.location(d.household.municipality)
+
+    result = await actor(d.user).gql(
+        ADD, {"i": {"requestId": str(d.request.id), "locationIds": [str(extra.id)]}}
+    )
+
+    # then: the refusals leave room for a new choice
+    assert payload(result, "addChosenLocations")["errors"] == []
+    assert await Application.filter(request_id=d.request.id, status="PENDING").count() == 1
+
+
+async def test_accept_offer_as_parent_while_holding_a_place_that_ends_later_is_refused(
+    actor: Any,
+) -> None:
+    # given: the child holds a place until day 200; another location offers from day 100
+    d = await dossier(locations=2)
+    await f.enrolment(d.child, d.locations[0], start=f.days(-100), end_date=f.days(200))
+    await offer(d.applications[1], start=100)
+
+    result = await actor(d.user).gql(ACCEPT, {"i": {"applicationId": str(d.applications[1].id)}})
+
+    assert codes(result, "acceptOffer") == [(["input", "applicationId"], "ALREADY_ENROLLED")]
+    assert await Enrolment.filter(child_id=d.child.id).count() == 1
+
+
+async def test_withdrawn_emergency_list_offer_does_not_become_a_chosen_location(
+    actor: Any,
+) -> None:
+    # given: an emergency-list request; a location it did not choose offers, then withdraws
+    d = await dossier(locations=1, start=f.days(20))
+    other = await f.location(d.household.municipality)
+    provider = actor(await f.user(Role.PROVIDER, provider_location=other))
+    offered = await provider.gql(
+        "mutation($i: OfferPlaceInput!) { offerPlace(input: $i) {"
+        " application { id status } errors { code } } }",
+        {"i": {"requestId": str(d.request.id), "locationId": str(other.id)}},
+    )
+    application = offered["data"]["offerPlace"]["application"]
+
+    withdrawn = await provider.gql(
+        "mutation($i: WithdrawOfferInput!) { withdrawOffer(input: $i) {"
+        " application { status } errors { code } } }",
+        {"i": {"applicationId": application["id"]}},
+    )
+
+    # then: the application ends, and the family's choices are unchanged
+    assert withdrawn["data"]["withdrawOffer"]["application"]["status"] == "CLOSED"
+    mine = await actor(d.user).gql("{ myHousehold { requests { preferredLocations { id } } } }")
+    assert mine["data"]["myHousehold"]["requests"][0]["preferredLocations"] == [
+        {"id": str(d.locations[0].id)}
+    ]
+
+
+async def test_responses_to_signed_in_callers_are_never_stored_by_shared_caches(
+    actor: Any,
+) -> None:
+    d = await dossier(locations=1)
+
+    mine = await actor(d.user).http.get("/graphql", params={"query": "{ me { email } }"})
+    public = await actor(None).http.get("/graphql", params={"query": "{ municipalities { name } }"})
+
+    assert mine.headers["cache-control"] == "private, no-store"
+    assert "Authorization" in mine.headers["vary"]
+    assert "cache-control" not in public.headers
+
+
+async def test_next_steps_read_by_a_referral_worker_are_in_the_access_log(actor: Any) -> None:
+    # given: the steps name the child
+    d = await dossier(locations=1)
+    org = await f.referral_organisation()
+    await f.mandate(d.household, d.parent, org)
+    worker = await f.user(Role.TOELEIDER, referral_organisation=org)
+
+    await actor(worker).gql(
+        "query($id: ID!) { household(id: $id) { nextSteps { kind message } } }",
+        {"id": str(d.household.id)},
+    )
+
+    logged = await AccessLogEntry.filter(household_id=d.household.id).values_list(
+        "grant_name", "fields_read"
+    )
+    assert logged == [("ACTIVE_MANDATE", ["Household.nextSteps"])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -682,3 +683,24 @@ async def test_update_child_as_parent_onto_an_unborn_child_without_a_request(
 
     assert result["data"]["updateChild"]["errors"] == []
     assert (await Child.get(id=fam.unborn.id)).expected_birth_date == f.days(90)
+
+
+async def test_record_birth_twice_at_once_records_one_birth(actor: Any) -> None:
+    # given: two calls for the same unborn child with different numbers, at once
+    fam = await family()
+    client = actor(fam.user)
+    other = f.make_rrn(BORN, 124)
+
+    results = await asyncio.gather(
+        *(
+            client.gql(
+                BIRTH,
+                {"input": {"childId": str(fam.unborn.id), "birthDate": str(BORN), "rrn": rrn}},
+            )
+            for rrn in (RRN, other)
+        )
+    )
+
+    # then: one wins, the other is told the birth is recorded
+    outcomes = sorted(tuple(e["code"] for e in r["data"]["recordBirth"]["errors"]) for r in results)
+    assert outcomes == [(), ("ALREADY_BORN",)]

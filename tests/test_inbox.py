@@ -301,3 +301,14 @@ async def test_me_as_provider_lists_the_locations_to_open_inboxes(actor: Any) ->
     assert result == {
         "data": {"me": {"role": "PROVIDER", "locations": [{"id": str(loc.id), "name": loc.name}]}}
     }
+
+
+async def test_inbox_as_provider_with_a_tampered_cursor_is_an_input_error(actor: Any) -> None:
+    from schema.common import encode_cursor
+
+    _, loc, provider = await world()
+    naive = encode_cursor(f"0|0|2025-06-01T10:00:00|{loc.id}")
+
+    result = await actor(provider).gql(INBOX, {"loc": str(loc.id), "first": 5, "after": naive})
+
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["INVALID_CURSOR"]

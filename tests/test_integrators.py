@@ -65,7 +65,7 @@ CLIENTS = """
     manifests { name format revokedAt operationCount } } }"""
 
 ME = "query Me { me { role actingAs } }"
-TOKEN_URL = "http://test/oauth/token"
+TOKEN_URL = f"{settings.public_url}/oauth/token"
 INVALID_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed."}
 
 
@@ -1225,3 +1225,35 @@ async def test_token_requests_are_limited_per_ip_whatever_the_client_id(actor: A
 
     # then: the fourth is refused before any secret is checked
     assert answers == [401, 401, 401, 429]
+
+
+async def test_token_assertion_for_another_server_is_refused_whatever_the_host_header(
+    actor: Any,
+) -> None:
+    # given: an assertion made for another authorisation server
+    w = await world()
+    key = rsa_key()
+    client_id = await keyed_client(w, key)
+    elsewhere = "https://other-as.example/oauth/token"
+    signed = assertion(client_id, key, aud=elsewhere)
+
+    # when: replayed here, with the Host header naming that server
+    response = await actor(None).http.post(elsewhere, data=assertion_form(signed))
+
+    # then
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+async def test_token_failure_limit_counts_every_spelling_of_a_client_id(actor: Any) -> None:
+    w = await world()
+    client_id, _ = await provider_client(w)
+    http = actor(None).http
+    spellings = [client_id, client_id.upper(), "{" + client_id + "}", client_id.replace("-", "")]
+
+    answers = []
+    for n in range(integrators.TOKEN_FAILURES_PER_WINDOW + 2):
+        response = await http.post("/oauth/token", data=form(spellings[n % 4], "wrong"))
+        answers.append(response.status_code)
+
+    assert answers == [401] * integrators.TOKEN_FAILURES_PER_WINDOW + [429, 429]

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from loket.settings import settings
+from models.access_log import AccessLogEntry
 from models.accounts import Role
 from models.households import Household, Parent
 from permissions.rrn import Rrn
@@ -707,3 +709,26 @@ async def test_update_parent_as_parent_cannot_set_the_rrn_of_a_partner_with_an_a
     # then
     assert user_errors(result, "updateParent", "parent") == [(["input", "rrn"], "FORBIDDEN_FIELD")]
     assert await parent_row(partner) == before
+
+
+async def test_update_parent_with_rrn_counts_against_the_uniqueness_limit(actor: Any) -> None:
+    # given: two checks per hour; whether a number is registered is an answer too
+    saved = settings.uniqueness_checks_per_hour
+    object.__setattr__(settings, "uniqueness_checks_per_hour", 2)
+    try:
+        fam = await family()
+        client = actor(fam.user)
+        answers = []
+        for n in range(3):
+            rrn = f.make_rrn(f.days(-33 * 365), 50 + n)
+            result = await client.gql(UPDATE_PARENT, parent_input(fam.parent, rrn=rrn))
+            answers.append([e["code"] for e in result["data"]["updateParent"]["errors"]])
+    finally:
+        object.__setattr__(settings, "uniqueness_checks_per_hour", saved)
+
+    # then: the third is refused, and every check is in the access log
+    assert answers == [[], [], ["RATE_LIMITED"]]
+    logged = await AccessLogEntry.filter(fields_read=["parent uniqueness check"]).values_list(
+        "outcome", flat=True
+    )
+    assert sorted(logged) == ["ANSWERED", "ANSWERED", "RATE_LIMITED"]

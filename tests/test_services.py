@@ -212,6 +212,7 @@ async def test_service_children_read_is_logged_with_its_grant(actor: Any) -> Non
     )
     assert fields_read(row) == [
         "ServiceChild.firstName",
+        "ServiceChild.search (child and applicant names)",
         "ServiceParent.lastName",
         "ServiceParent.street",
     ]
@@ -297,3 +298,24 @@ async def test_service_children_statements_do_not_grow_with_the_page(
     assert len(nodes(result)) == 12
     assert len(count_statements) == few
     assert len([s for s in count_statements.statements if "INSERT INTO access_log" in s]) == 1
+
+
+async def test_service_children_search_by_name_is_logged_even_when_only_ids_are_read(
+    actor: Any,
+) -> None:
+    # given: a search on a name, selecting nothing personal
+    s = await services()
+
+    result = await actor(s.staff).gql(
+        "query($q: String) { serviceChildren(search: $q) { edges { node { id } } } }",
+        {"q": "Lotte"},
+    )
+
+    # then: matching read the names, so the dossier's access log says so
+    assert [e["node"]["id"] for e in result["data"]["serviceChildren"]["edges"]] == [
+        str(s.lotte.id)
+    ]
+    logged = await AccessLogEntry.filter(household_id=s.peeters.id).values_list(
+        "grant_name", "fields_read"
+    )
+    assert logged == [("SICK_CHILD_SERVICE", ["ServiceChild.search (child and applicant names)"])]

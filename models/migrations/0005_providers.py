@@ -5,7 +5,7 @@ answer fields of applications."""
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-from models.migration_ops import AddFilledField
+from models.migration_ops import AddFilledField, RemoveFilledField
 from models.searches import SearchKind
 from orjson import loads
 from tortoise.contrib.postgres.fields import ArrayField
@@ -106,7 +106,7 @@ class Migration(migrations.Migration):
             "UPDATE municipality m SET postal_codes = ARRAY(SELECT code FROM postal_code p "
             "WHERE p.municipality_id = m.nis_code ORDER BY code)",
         ),
-        ops.RemoveField(model_name='Municipality', name='postal_codes'),
+        RemoveFilledField(model_name='Municipality', name='postal_codes', fill="'{}'"),
         ops.AddField(
             model_name='ProviderLocation',
             name='latitude',
@@ -139,7 +139,9 @@ class Migration(migrations.Migration):
             "UPDATE provider_location l SET last_minute_places = coalesce((SELECT sum(places) "
             "FROM last_minute_place p WHERE p.location_id = l.id), 0)",
         ),
-        ops.RemoveField(model_name='ProviderLocation', name='last_minute_places'),
+        RemoveFilledField(
+            model_name='ProviderLocation', name='last_minute_places', fill='0'
+        ),
         ops.RunSQL(
             "CREATE INDEX application_location_created_idx ON application (location_id, created_at) "
             "WHERE status = 'PENDING'",
