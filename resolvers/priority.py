@@ -215,9 +215,24 @@ def evaluate(
     Own-policy reasons follow the order of the provider's criteria.
     Raises ValueError when `criteria` is not a valid own policy (see `validate_criteria`).
     """
+    _check_criteria(criteria)
+    return _evaluate(c, tariff=tariff, criteria=criteria, today=today)
+
+
+def _check_criteria(criteria: Any) -> None:
     problems = validate_criteria(list(criteria) if isinstance(criteria, Sequence) else criteria)
     if problems:
         raise ValueError(" ".join(problems))
+
+
+def _evaluate(
+    c: Candidate,
+    *,
+    tariff: str,
+    criteria: Sequence[Mapping[str, Any]],
+    today: datetime.date,
+) -> Ranking:
+    """`evaluate` for criteria already checked."""
     submitted_on = _local_date(c.submitted_at)
     rule_set = rule_set_for(submitted_on, tariff)
 
@@ -253,7 +268,8 @@ def rank(
     today: datetime.date,
 ) -> list[Ranking]:
     """A location's requests in inbox order, best first, each with its explanation."""
-    rankings = [evaluate(c, tariff=tariff, criteria=criteria, today=today) for c in candidates]
+    _check_criteria(criteria)  # once, not per candidate
+    rankings = [_evaluate(c, tariff=tariff, criteria=criteria, today=today) for c in candidates]
     return sorted(rankings, key=lambda r: r.sort_key)
 
 
