@@ -51,7 +51,7 @@ PURPOSES = list(ConsentPurpose)
 LEDGER_SQL = """SELECT pr.*, e.id AS event_id, e.purpose, e.action, e.at
 FROM ({parents}) pr
 LEFT JOIN consent_event e ON e.parent_id = pr.id{purpose}
-ORDER BY pr.is_applicant DESC, pr.id, e.at, e.id"""
+ORDER BY pr.is_applicant DESC, pr.id, e.id"""
 
 
 def _ledger(
@@ -153,7 +153,7 @@ async def _set_consent(
         await lock(household_id)
         latest = await fetch(
             """SELECT action FROM consent_event WHERE parent_id = $1 AND purpose = $2
-               ORDER BY at DESC, id DESC LIMIT 1""",
+               ORDER BY id DESC LIMIT 1""",
             parent_id,
             purpose.value,
         )
@@ -162,7 +162,7 @@ async def _set_consent(
             await execute(
                 """INSERT INTO consent_event (household_id, parent_id, purpose, action, at,
                        recorded_by_id)
-                   VALUES ($1, $2, $3, $4, now(), $5)""",
+                   VALUES ($1, $2, $3, $4, clock_timestamp(), $5)""",
                 household_id,
                 parent_id,
                 purpose.value,
@@ -193,7 +193,7 @@ CONTACTS_SQL = """SELECT p.id, p.household_id, p.first_name, p.last_name, p.emai
     c.at AS since, v.grant_name
 FROM (SELECT DISTINCT ON (e.parent_id) e.parent_id, e.action, e.at
       FROM consent_event e WHERE e.purpose = {purpose}{after}
-      ORDER BY e.parent_id, e.at DESC, e.id DESC) c
+      ORDER BY e.parent_id, e.id DESC) c
 JOIN parent p ON p.id = c.parent_id
 JOIN ({visible}) v ON v.household_id = p.household_id
 WHERE c.action = 'GRANTED'

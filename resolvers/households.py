@@ -48,7 +48,8 @@ from schema.regions import Municipality
 HOUSEHOLD_COLUMNS = """h.id, h.family_situation, h.income_below_threshold,
     h.municipality_id, m.name AS municipality_name, h.situation_source,
     h.situation_recorded_at, (SELECT name FROM referral_organisation
-        WHERE id = h.situation_source_organisation_id) AS situation_source_organisation"""
+        WHERE id = h.situation_source_organisation_id) AS situation_source_organisation,
+    h.situation_source_organisation_id"""
 
 HOUSEHOLD_SQL = (
     "SELECT v.grant_name, "

@@ -74,7 +74,8 @@ def location_from_row(r: Any) -> ProviderLocation:
 def source_from_row(r: Any) -> InformationSource:
     return InformationSource(
         kind=SourceKind(r["situation_source"]),
-        organisation_name=r["situation_source_organisation"],
+        named_organisation=r["situation_source_organisation"],
+        organisation_id=r["situation_source_organisation_id"],
         recorded_at=r["situation_recorded_at"],
     )
 
@@ -138,7 +139,9 @@ def request_from_row(r: Any, grant: str) -> CareRequest:
         submitted_at=r["submitted_at"],
         on_emergency_list=r["on_emergency_list"],
         filed_by=RequestOrigin(
-            kind=FiledByKind(r["filed_by_kind"]), organisation_name=r["filed_by_organisation"]
+            kind=FiledByKind(r["filed_by_kind"]),
+            named_organisation=r["filed_by_organisation"],
+            organisation_id=r["filed_by_organisation_id"],
         ),
         closed_at=r["closed_at"],
     )
@@ -164,7 +167,8 @@ PARENT_SQL = """SELECT p.id, p.household_id, p.first_name, p.last_name, p.street
     p.birthplace, p.home_language, p.relation_to_child, p.is_applicant, p.work_situation,
     p.work_share_percent, p.education_level, p.user_id, p.situation_source,
     p.situation_recorded_at, (SELECT name FROM referral_organisation
-        WHERE id = p.situation_source_organisation_id) AS situation_source_organisation
+        WHERE id = p.situation_source_organisation_id) AS situation_source_organisation,
+    p.situation_source_organisation_id
 FROM parent p JOIN municipality pm ON pm.nis_code = p.municipality_id"""
 
 CHILD_SQL = """SELECT c.id, c.household_id, c.first_name, c.last_name, c.nickname,
@@ -183,7 +187,9 @@ REQUEST_SQL = """SELECT r.id, r.household_id, r.child_id, r.desired_start_date,
          THEN 'PARENT' ELSE 'ADMIN' END AS filed_by_kind,
     (SELECT ro.name FROM mandate fm
      JOIN referral_organisation ro ON ro.id = fm.referral_organisation_id
-     WHERE fm.id = r.filed_via_mandate_id) AS filed_by_organisation
+     WHERE fm.id = r.filed_via_mandate_id) AS filed_by_organisation,
+    (SELECT fm.referral_organisation_id FROM mandate fm
+     WHERE fm.id = r.filed_via_mandate_id) AS filed_by_organisation_id
 FROM care_request r"""
 
 APPLICATION_SQL = """SELECT a.id, a.request_id, r.household_id, a.preference, a.status,

@@ -300,7 +300,7 @@ def _after(sort: Sort, after: str | None, id_column: str, p: Params) -> str | No
         return None
     try:
         name, key, last_id = orjson.loads(decode_cursor(after) or "")
-        row_id = uuid.UUID(last_id)
+        row_id = uuid.UUID(str(last_id))
         if name != sort.name:
             raise ValueError(name)
         value = _KEY_TYPES[sort.key_type](key)
@@ -572,6 +572,31 @@ async def publish_last_minute_places(
     if errors:
         return PublishLastMinutePlacesPayload(last_minute_place=None, errors=errors.items)
     async with in_transaction():
+        # Against the location itself, under its lock: no more places than its capacity
+        # over overlapping publications, and only days it is open.
+        await fetch("SELECT 1 FROM provider_location WHERE id = $1 FOR UPDATE", location_id)
+        place = await fetch(
+            """SELECT l.capacity, l.opening_days,
+                   (SELECT coalesce(sum(p.places), 0) FROM last_minute_place p
+                    WHERE p.location_id = l.id AND p.withdrawn_at IS NULL
+                      AND p.period_start <= $3 AND p.period_end >= $2) AS published
+               FROM provider_location l WHERE l.id = $1""",
+            location_id,
+            values["period_start"],
+            values["period_end"],
+        )
+        capacity, open_days, published = place[0]
+        if open_days and not set(values["days"]) <= set(open_days):
+            errors.add(["input", "days"], "CLOSED_DAY", "The location is not open on every day.")
+        if published + values["places"] > capacity:
+            errors.add(
+                ["input", "places"],
+                "OVER_CAPACITY",
+                f"With places already published for that period, more than the capacity "
+                f"({capacity}).",
+            )
+        if errors:
+            return PublishLastMinutePlacesPayload(last_minute_place=None, errors=errors.items)
         rows = await fetch(
             """INSERT INTO last_minute_place (id, location_id, period_start, period_end, days,
                    min_age_months, max_age_months, places, note, created_at, created_by_id)

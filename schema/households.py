@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from loket.context import Info
+from models.accounts import Role
 from models.households import EducationLevel as EducationLevelModel
 from models.households import FamilySituation as FamilySituationModel
 from models.households import InformationSource as InformationSourceModel
@@ -52,16 +53,36 @@ strawberry.enum(
 InformationSourceKind = InformationSourceModel
 
 _ID = "opaque identifier, reveals nothing; the object itself is already scoped"
+
+
+def organisation_seen_by(
+    info: Info, organisation_id: uuid.UUID | None, name: str | None
+) -> str | None:
+    """A referral organisation's name as the viewer may see it: a referral worker sees
+    only their own organisations' names (as with mandates); other roles see it."""
+    viewer = info.context.viewer
+    if viewer.role is Role.TOELEIDER and organisation_id not in viewer.referral_organisation_ids:
+        return None
+    return name
+
+
 _PART = "part of a field that carries its own policy"
 
 
 @strawberry.type(description="Where priority information came from, so providers know its source.")
 class InformationSource:
     kind: InformationSourceKind = public("Who entered it.", reason=_PART)
-    organisation_name: str | None = public(
-        "The referral organisation, when a referral worker entered it.", reason=_PART
-    )
+    named_organisation: strawberry.Private[str | None]
+    organisation_id: strawberry.Private[uuid.UUID | None]
     recorded_at: datetime.datetime | None = public("When it was last entered.", reason=_PART)
+
+    @public(
+        "The referral organisation, when a referral worker entered it (for another "
+        "organisation's worker: null, which services help a family is not theirs to know).",
+        reason=_PART,
+    )
+    def organisation_name(self, info: Info) -> str | None:
+        return organisation_seen_by(info, self.organisation_id, self.named_organisation)
 
 
 @strawberry.type(description="A parent (applicant or partner) of a dossier.")

@@ -14,7 +14,7 @@ from models.requests import RequestStatus as RequestStatusModel
 from permissions.policy import Ability
 from schema.common import UserError, Weekday
 from schema.directives import guarded, input_field, public
-from schema.households import Child, Household
+from schema.households import Child, Household, organisation_seen_by
 from schema.providers import ProviderLocation
 
 strawberry.enum(
@@ -56,9 +56,16 @@ class FiledByKind(Enum):
 )
 class RequestOrigin:
     kind: FiledByKind = public("Parent, referral worker or admin.", reason="part of filedBy")
-    organisation_name: str | None = public(
-        "The referral organisation, for a request filed under a mandate.", reason="part of filedBy"
+    named_organisation: strawberry.Private[str | None]
+    organisation_id: strawberry.Private[uuid.UUID | None]
+
+    @public(
+        "The referral organisation, for a request filed under a mandate (for another "
+        "organisation's worker: null).",
+        reason="part of filedBy",
     )
+    def organisation_name(self, info: Info) -> str | None:
+        return organisation_seen_by(info, self.organisation_id, self.named_organisation)
 
 
 @strawberry.type(description="A care request at one chosen location.")

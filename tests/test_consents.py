@@ -485,3 +485,26 @@ async def test_consented_contacts_as_non_admin_is_forbidden(actor: Any, who: str
     # then
     assert_forbidden(result, "consentedContacts")
     assert await AccessLogEntry.all().count() == 0
+
+
+async def test_consent_state_follows_the_ledger_order_not_the_clock(actor: Any) -> None:
+    # given: a revocation written after a grant, stamped earlier (a transaction that
+    # began first but reached the lock last)
+    import datetime
+
+    muni = await leuven()
+    user, household, parent = await parent_with_household(muni)
+    now = datetime.datetime.now(datetime.UTC)
+    for action, at in (("GRANTED", now), ("REVOKED", now - datetime.timedelta(seconds=1))):
+        await ConsentEvent.create(
+            household=household, parent=parent, purpose="RESEARCH_CONTACT", action=action, at=at
+        )
+    admin = await f.user(Role.ADMIN)
+
+    # when
+    mine = await actor(user).gql(CONSENTS, {"id": str(household.id)})
+    listed = await actor(admin).gql(CONTACTS, {"purpose": "RESEARCH_CONTACT", "first": 10})
+
+    # then: the last written event decides
+    assert [c["active"] for c in mine["data"]["household"]["consents"]] == [False]
+    assert listed["data"]["consentedContacts"]["edges"] == []

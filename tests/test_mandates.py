@@ -1251,3 +1251,39 @@ async def test_claim_dossier_as_non_parent_is_forbidden(actor: Any, who: str) ->
     # then
     assert_forbidden(result, "claimDossier")
     assert await claim_state() == before
+
+
+async def test_worker_of_another_organisation_does_not_learn_who_else_helps(actor: Any) -> None:
+    # given: CAW entered the family's situation and filed its request; OCMW has a mandate too
+    muni = await f.municipality("24062", "Leuven")
+    user = await f.user(Role.PARENT)
+    h, p = await f.household(muni, user)
+    caw = await f.referral_organisation("CAW Oost-Brabant")
+    ocmw = await f.referral_organisation("OCMW Leuven")
+    caw_mandate = await f.mandate(h, p, caw)
+    await f.mandate(h, p, ocmw)
+    await h.__class__.filter(id=h.id).update(
+        situation_source="REFERRAL_WORKER", situation_source_organisation_id=caw.id
+    )
+    c = await f.child(h, born=f.days(-100))
+    request = await f.care_request(c, await f.location(muni))
+    await request.__class__.filter(id=request.id).update(filed_via_mandate_id=caw_mandate.id)
+    query = """query($id: ID!) { household(id: $id) { situationSource { organisationName }
+        requests { filedBy { kind organisationName } } } }"""
+
+    # when
+    ocmw_view = await actor(await f.user(Role.TOELEIDER, referral_organisation=ocmw)).gql(
+        query, {"id": str(h.id)}
+    )
+    caw_view = await actor(await f.user(Role.TOELEIDER, referral_organisation=caw)).gql(
+        query, {"id": str(h.id)}
+    )
+
+    # then
+    assert ocmw_view["data"]["household"] == {
+        "situationSource": {"organisationName": None},
+        "requests": [{"filedBy": {"kind": "REFERRAL_WORKER", "organisationName": None}}],
+    }
+    assert caw_view["data"]["household"]["situationSource"] == {
+        "organisationName": "CAW Oost-Brabant"
+    }

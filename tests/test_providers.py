@@ -746,3 +746,45 @@ async def test_withdraw_last_minute_places_as_non_provider_is_forbidden(
         (["withdrawLastMinutePlaces"], "FORBIDDEN")
     ]
     assert (await LastMinutePlace.get(id=w.places["P1"].id)).withdrawn_at is None
+
+
+async def test_publish_last_minute_places_beyond_capacity_or_on_closed_days_is_refused(
+    actor: Any,
+) -> None:
+    # given: a location with 5 places, open Monday to Friday, 4 places published already
+    w = await world(places=False)
+    loc = w.locs["B"]
+    await loc.__class__.filter(id=loc.id).update(
+        capacity=5, opening_days=["MON", "TUE", "WED", "THU", "FRI"]
+    )
+    provider = actor(await f.user(Role.PROVIDER, provider_location=loc))
+    first = await provider.gql(PUBLISH, {"i": publish_input(loc, places=4)})
+    assert data(first, "publishLastMinutePlaces")["errors"] == []
+
+    # when
+    over = await provider.gql(PUBLISH, {"i": publish_input(loc, places=2)})
+    weekend = await provider.gql(PUBLISH, {"i": publish_input(loc, places=1, days=["SAT"])})
+
+    # then
+    def refusals(result: dict[str, Any]) -> list[tuple[list[str], str]]:
+        payload = data(result, "publishLastMinutePlaces")
+        assert payload["lastMinutePlace"] is None
+        return [(e["field"], e["code"]) for e in payload["errors"]]
+
+    assert refusals(over) == [(["input", "places"], "OVER_CAPACITY")]
+    assert refusals(weekend) == [(["input", "days"], "CLOSED_DAY")]
+
+
+async def test_search_locations_with_a_cursor_of_the_wrong_shape_is_an_input_error(
+    actor: Any,
+) -> None:
+    from schema.common import encode_cursor
+
+    await world(places=False)
+    bad = encode_cursor('["name", "A", 5]')
+
+    result = await actor(None).gql(
+        "query($a: String) { searchLocations(after: $a) { edges { cursor } } }", {"a": bad}
+    )
+
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["INVALID_CURSOR"]
