@@ -190,7 +190,7 @@ _ECHOES = (
     # graphql-core quotes offending input values in coercion errors; a value may be an
     # RRN or other personal data, so the message keeps the reason and drops the value.
     (re.compile(r"(cannot represent [^:]*): .*", re.S), r"\1."),
-    (re.compile(r", found: .*", re.S), "."),
+    (re.compile(r"(?:[.,] )?(?:Did you mean .*?\? )?[Ff]ound: .*", re.S), "."),
     (re.compile(r"(Expected value of type [^,]+), found .*", re.S), r"\1."),
     (
         re.compile(r"Value '.*' does not exist in ('[^']*' enum)", re.S),
@@ -309,13 +309,31 @@ class LoketGraphQL(GraphQL[Context, None]):
                 raise RequestError(
                     415, "UNSUPPORTED_MEDIA_TYPE", "Send the request body as application/json."
                 )
-        return await super().parse_http_body(request)
+        parsed = await super().parse_http_body(request)
+        # Comments and strings are free for the token limit but fill the parser cache.
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if item.query is not None and len(item.query) > settings.max_document_bytes:
+                raise RequestError(
+                    413,
+                    "DOCUMENT_TOO_LARGE",
+                    f"A GraphQL document may have at most {settings.max_document_bytes} "
+                    "characters.",
+                )
+        return parsed
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON too deeply nested to decode is malformed JSON, not a server error (GET
+        variables and extensions are decoded here too)."""
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
     def parse_json(self, data: str | bytes) -> Any:
         """JSON bodies must be UTF-8 objects (or lists: batches)."""
         try:
             parsed = self.decode_json(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")

@@ -45,6 +45,9 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Tortoise logs every statement with its parameters at DEBUG: names, addresses,
+    # password hashes. Never, whatever the level asked for.
+    logging.getLogger("tortoise.db_client").setLevel(max(level, logging.INFO))
 
 
 __all__ = ["JsonFormatter", "configure"]

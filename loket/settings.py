@@ -64,6 +64,10 @@ class Settings:
     # Partner invitations and dossier claim codes stay valid this many days.
     invitation_days: int = 14
     password_min_length: int = 12
+    # `__schema`/`__type` selections per operation; the size of a GraphQL document (its
+    # comments and strings count too: they are kept in the parser cache).
+    max_introspections: int = 3
+    max_document_bytes: int = 65_536
     # Where clients reach this service (the audience of signed client assertions).
     public_url: str = "http://127.0.0.1:8000"
     # Sign-ups per client IP per hour; token requests per client IP per 15 minutes.
@@ -148,6 +152,8 @@ def load() -> Settings:
         uniqueness_checks_per_hour=int(_env("LOKET_UNIQUENESS_CHECKS_PER_HOUR", "20") or 20),
         sign_in_failures_per_window=int(_env("LOKET_SIGN_IN_FAILURES", "10") or 10),
         invitation_days=int(_env("LOKET_INVITATION_DAYS", "14") or 14),
+        max_introspections=int(_env("LOKET_MAX_INTROSPECTIONS", "3") or 3),
+        max_document_bytes=int(_env("LOKET_MAX_DOCUMENT_BYTES", "65536") or 65536),
         public_url=_env("LOKET_PUBLIC_URL", "http://127.0.0.1:8000") or "http://127.0.0.1:8000",
         sign_ups_per_ip_per_hour=int(_env("LOKET_SIGN_UPS_PER_IP_PER_HOUR", "20") or 20),
         token_requests_per_ip=int(_env("LOKET_TOKEN_REQUESTS_PER_IP", "100") or 100),

@@ -53,12 +53,19 @@ async def locations(
     municipality: Annotated[
         str | None, arg("NIS code to filter on.", reason="public search filter")
     ] = None,
+    first: Annotated[
+        int,
+        arg("At most this many (1-100); searchLocations pages through all.", reason="pagination"),
+    ] = 100,
 ) -> list[ProviderLocation]:
-    """Provider locations, optionally of one municipality."""
+    """Provider locations, optionally of one municipality: the first `first` by
+    municipality and name (bounded, so that the cost estimate holds)."""
     rows = await fetch(
         f"SELECT {LOCATION_COLUMNS} FROM provider_location l {LOCATION_JOINS}"
-        " WHERE ($1::text IS NULL OR l.municipality_id = $1) ORDER BY lm.name, l.name",
+        " WHERE ($1::text IS NULL OR l.municipality_id = $1) ORDER BY lm.name, l.name"
+        " LIMIT $2",
         municipality,
+        page_size(first),
     )
     return [location_from_row(r) for r in rows]
 

@@ -52,6 +52,7 @@ TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
 TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+INTROSPECTION_LIMIT = "INTROSPECTION_LIMIT"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
 INTROSPECTION_ROLES = frozenset({Role.PROVIDER, Role.ADMIN, Role.INTEGRATOR})
@@ -118,6 +119,18 @@ class _Fold:
 class _Aliases(_Fold):
     def own(self, node: Any) -> int:
         return 1 if isinstance(node, FieldNode) and node.alias else 0
+
+
+class _Introspections(_Fold):
+    def own(self, node: Any) -> int:
+        return 1 if isinstance(node, FieldNode) and node.name.value in _INTROSPECTION_FIELDS else 0
+
+
+def introspection_count(document: DocumentNode) -> int:
+    """`__schema` and `__type` selections of the document, a fragment's at every spread:
+    one full introspection is what GraphiQL needs; thirty aliased ones are an attack."""
+    counter = _Introspections(document)
+    return sum(counter.selections(o.selection_set) for o in _operations(document))
 
 
 class _Directives(_Fold):
@@ -455,6 +468,12 @@ class OperationLimits(SchemaExtension):
                     "Introspection is available to signed-in providers, administrators "
                     "and integrators only.",
                     extensions={"code": INTROSPECTION_DISABLED},
+                )
+            count = introspection_count(document)
+            if count > settings.max_introspections:
+                return GraphQLError(
+                    f"{count} introspection fields found. Allowed: {settings.max_introspections}",
+                    extensions={"code": INTROSPECTION_LIMIT},
                 )
         if not valid:
             return None

@@ -1128,3 +1128,27 @@ async def test_sign_up_as_anonymous_is_limited_per_ip(actor: Any) -> None:
         (["input"], "RATE_LIMITED")
     ]
     assert await User.filter(email="ouder9@example.be").count() == 0
+
+
+async def test_sign_up_with_a_misspelled_field_echoes_neither_values_nor_suggestions(
+    actor: Any,
+) -> None:
+    response = await actor(None).http.post(
+        "/graphql",
+        json={
+            "query": SIGN_UP,
+            "variables": {
+                "input": {
+                    "emial": "someone@example.be",
+                    "email": "a@example.be",
+                    "password": "hunter2-secret-words",
+                    "displayName": "x",
+                }
+            },
+        },
+    )
+
+    assert "hunter2" not in response.text
+    assert "someone@example.be" not in response.text
+    assert "Did you mean" not in response.text
+    assert response.json()["errors"]

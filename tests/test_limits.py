@@ -539,3 +539,50 @@ async def test_typename_is_allowed_as_anonymous(actor: Any) -> None:
     response = await _post(actor(None).http, {"query": "{ __typename }"})
     # then it is answered
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_introspection_more_than_the_limit_in_one_operation_is_refused(actor: Any) -> None:
+    provider = await f.user(Role.PROVIDER, provider_location=await f.location(
+        await f.municipality("24062", "Leuven")
+    ))  # fmt: skip
+    client = actor(provider)
+    one = await client.gql("{ __schema { queryType { name } } }")
+    many = await client.gql(
+        "{ " + " ".join(f"s{i}: __schema {{ queryType {{ name }} }}" for i in range(4)) + " }"
+    )
+
+    assert "errors" not in one, one
+    assert [e["extensions"]["code"] for e in many["errors"]] == ["INTROSPECTION_LIMIT"]
+
+
+async def test_document_larger_than_the_limit_is_refused_before_parsing(actor: Any) -> None:
+    padded = "# " + "x" * 70_000 + "\n{ municipalities { name } }"
+
+    response = await actor(None).http.post("/graphql", json={"query": padded})
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "DOCUMENT_TOO_LARGE"
+
+
+async def test_deeply_nested_json_is_a_bad_request_not_a_server_error(actor: Any) -> None:
+    nested = "[" * 5000 + "]" * 5000
+    body = '{"query": "{ __typename }", "variables": {"a": ' + nested + "}}"
+    client = actor(None).http
+
+    posted = await client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    got = await client.get("/graphql", params={"query": "{ __typename }", "variables": nested})
+
+    assert posted.status_code == 400
+    assert got.status_code == 400
+
+
+async def test_locations_list_is_bounded_by_first(actor: Any) -> None:
+    muni = await f.municipality("24062", "Leuven")
+    for _ in range(3):
+        await f.location(muni)
+
+    result = await actor(None).gql("{ locations(first: 2) { id } }")
+
+    assert len(result["data"]["locations"]) == 2
