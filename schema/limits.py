@@ -53,6 +53,7 @@ TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 INTROSPECTION_LIMIT = "INTROSPECTION_LIMIT"
+OPERATION_NAME_REQUIRED = "OPERATION_NAME_REQUIRED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
 INTROSPECTION_ROLES = frozenset({Role.PROVIDER, Role.ADMIN, Role.INTEGRATOR})
@@ -461,6 +462,13 @@ class OperationLimits(SchemaExtension):
 
     def _refusal(self, document: DocumentNode, *, valid: bool) -> GraphQLError | None:
         context = self.execution_context
+        # (strawberry's `operation_name` falls back to the first operation's name.)
+        if len(_operations(document)) > 1 and not context._provided_operation_name:
+            # GraphQL over HTTP: which operation to run must be named, not guessed.
+            return GraphQLError(
+                "The document holds several operations: name the one to run in operationName.",
+                extensions={"code": OPERATION_NAME_REQUIRED},
+            )
         if uses_introspection(document):
             viewer = getattr(context.context, "viewer", None)
             if getattr(viewer, "role", None) not in INTROSPECTION_ROLES:

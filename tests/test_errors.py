@@ -431,3 +431,18 @@ async def test_batch_gets_200_in_the_new_media_type_with_each_result(actor: Any)
     first, second = response.json()
     assert first == {"data": {"__typename": "Query"}}
     assert [e["extensions"]["code"] for e in second["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_several_operations_without_an_operation_name_are_a_request_error(
+    actor: Any,
+) -> None:
+    document = "query A { municipalities { name } } query B { __typename }"
+    client = actor(None).http
+
+    unnamed = await client.post("/graphql", json={"query": document})
+    named = await client.post("/graphql", json={"query": document, "operationName": "B"})
+
+    assert [e["extensions"]["code"] for e in unnamed.json()["errors"]] == [
+        "OPERATION_NAME_REQUIRED"
+    ]
+    assert named.json() == {"data": {"__typename": "Query"}}
