@@ -243,10 +243,10 @@ def raise_first(errors: Errors) -> None:
 # SQL shared by both searches: where a location is (its own coordinates, else its postal
 # code's centre) and its great-circle distance (haversine) to the origin `c`.
 POINT_JOINS = """
-LEFT JOIN LATERAL (SELECT pc.latitude, pc.longitude FROM postal_code pc
+LEFT JOIN LATERAL (SELECT avg(pc.latitude) AS latitude, avg(pc.longitude) AS longitude
+    FROM postal_code pc
     WHERE (l.latitude IS NULL OR l.longitude IS NULL) AND pc.code = l.postal_code
-      AND pc.latitude IS NOT NULL AND pc.longitude IS NOT NULL
-    ORDER BY pc.municipality_id = l.municipality_id DESC, pc.id LIMIT 1) lpc ON true
+      AND pc.latitude IS NOT NULL AND pc.longitude IS NOT NULL) lpc ON true
 CROSS JOIN LATERAL (SELECT
     CASE WHEN l.latitude IS NOT NULL AND l.longitude IS NOT NULL
          THEN l.latitude ELSE lpc.latitude END AS lat,

@@ -788,3 +788,26 @@ async def test_search_locations_with_a_cursor_of_the_wrong_shape_is_an_input_err
     )
 
     assert [e["extensions"]["code"] for e in result["errors"]] == ["INVALID_CURSOR"]
+
+
+async def test_search_near_a_postal_code_shared_by_two_municipalities_finds_its_own(
+    actor: Any,
+) -> None:
+    # given: postal code 2000 lies in two municipalities with different centres; a
+    # location with that code and no coordinates of its own
+    from models.regions import PostalCode
+
+    a = await f.municipality("11001", "Aartselaar")
+    b = await f.municipality("11002", "Antwerpen")
+    await PostalCode.create(code="2000", municipality=a, latitude=51.20, longitude=4.40)
+    await PostalCode.create(code="2000", municipality=b, latitude=51.22, longitude=4.42)
+    loc = await f.location(a)
+    await loc.__class__.filter(id=loc.id).update(postal_code="2000")
+
+    result = await actor(None).gql(
+        LOCATIONS, {"filter": {"near": {"postalCode": "2000", "maxKm": 1}}}
+    )
+
+    # then: the code's centre is the same for the search and for the location
+    edges = result["data"]["searchLocations"]["edges"]
+    assert [(e["node"]["id"], e["distanceKm"]) for e in edges] == [(str(loc.id), 0.0)]
