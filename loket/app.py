@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError, parse
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -43,6 +44,7 @@ from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
 from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
 from resolvers.loaders import Loaders
+from schema.limits import estimate_cost
 from schema.root import INTERNAL_SERVER_ERROR, LoketSchema, masked
 from schema.root import schema as default_schema
 
@@ -352,7 +354,32 @@ class LoketGraphQL(GraphQL[Context, None]):
             problem = _batch_item_problem(item)
             if problem is not None:
                 raise RequestError(400, "BAD_REQUEST", problem)
+        # The cost limit is per request: a batch must not get it once per operation.
+        total = sum(self._estimate(item) for item in request_data)
+        if total > settings.max_cost:
+            raise RequestError(
+                400,
+                "COST_LIMIT_EXCEEDED",
+                f"The batch may fetch about {total} objects. Allowed: {settings.max_cost}",
+            )
         super()._validate_batch_request(request_data, protocol)
+
+    def _estimate(self, item: dict[str, Any]) -> int:
+        """One batch operation's cost estimate (0 for text that does not parse: running
+        it reports the syntax error)."""
+        query = item.get("query")
+        if not isinstance(query, str):
+            return 0
+        try:
+            document = parse(query, max_tokens=settings.max_tokens)
+        except GraphQLError:
+            return 0
+        return estimate_cost(
+            self.schema._schema,  # type: ignore[attr-defined]
+            document,
+            item.get("operationName"),
+            item.get("variables"),
+        )
 
     async def execute_operation(
         self,

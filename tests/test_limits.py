@@ -586,3 +586,25 @@ async def test_locations_list_is_bounded_by_first(actor: Any) -> None:
     result = await actor(None).gql("{ locations(first: 2) { id } }")
 
     assert len(result["data"]["locations"]) == 2
+
+
+async def test_batch_whose_operations_together_exceed_the_cost_limit_is_refused(
+    actor: Any,
+) -> None:
+    # given: each operation fits the cost limit (500 here), together they do not
+    saved = settings.max_cost
+    object.__setattr__(settings, "max_cost", 500)
+    try:
+        await f.municipality("24062", "Leuven")
+        one = "{ locations(first: 100) { id municipality { name } } }"  # 200 objects
+        client = actor(None).http
+
+        fits = await _post(client, [{"query": one}, {"query": one}])
+        over = await _post(client, [{"query": one}, {"query": one}, {"query": one}])
+    finally:
+        object.__setattr__(settings, "max_cost", saved)
+
+    # then
+    assert fits.status_code == 200
+    assert over.status_code == 400
+    assert over.json()["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
