@@ -13,6 +13,7 @@ from loket.db import fetch
 from loket.settings import settings
 from permissions.policy import POLICY, Ability, allowed_for_role
 from permissions.scopes import Params, visible_households
+from permissions.viewer import Viewer
 from resolvers.validation import Errors
 from schema.common import decode_cursor
 
@@ -40,6 +41,17 @@ def after_id(p: Params, after: str | None, column: str, keyword: str = "AND") ->
     without a usable cursor."""
     last = parse_id(decode_cursor(after) or "") if after is not None else None
     return "" if last is None else f" {keyword} {column} > {p.add(last)}"
+
+
+async def lock(key: Any) -> None:
+    """A transaction-scoped advisory lock on one key (a user, a dossier, an address ...)."""
+    await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(key))
+
+
+async def viewer_parent(viewer: Viewer) -> Any | None:
+    """The signed-in user's own parent row (id, household_id), if they have one."""
+    rows = await fetch("SELECT id, household_id FROM parent WHERE user_id = $1", viewer.user_id)
+    return rows[0] if rows else None
 
 
 async def write_grant(info: Info, household_id: uuid.UUID, ability: Ability) -> str | None:

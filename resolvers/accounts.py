@@ -30,7 +30,7 @@ from permissions.policy import Ability
 from permissions.viewer import RoleSelectionError, load_viewer
 from permissions.viewer import Viewer as ViewerModel
 from resolvers import uniqueness, validation
-from resolvers.access import write_grant
+from resolvers.access import lock, viewer_parent, write_grant
 from resolvers.households import check_residence, load_household, validate_parent
 from resolvers.validation import Errors
 from schema.accounts import (
@@ -148,7 +148,7 @@ async def sign_up(
     try:
         async with in_transaction():
             # Serialise sign-ups of one address; the unique index is the last word.
-            await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", f"sign-up:{email}")
+            await lock(f"sign-up:{email}")
             if not await UserModel.exists(email=email):
                 user = await UserModel.create(
                     email=email, display_name=display_name, password_hash=password_hash
@@ -292,8 +292,8 @@ async def invite_partner(info: Info) -> InvitePartnerPayload:
     unused partner codes of the household stop working."""
     viewer = info.context.viewer
     errors = Errors()
-    rows = await fetch("SELECT household_id FROM parent WHERE user_id = $1", viewer.user_id)
-    household_id = rows[0]["household_id"] if rows else None
+    parent = await viewer_parent(viewer)
+    household_id = parent["household_id"] if parent else None
     if household_id is None or (
         await write_grant(info, household_id, Ability.INVITE_PARTNER) is None
     ):
@@ -305,7 +305,7 @@ async def invite_partner(info: Info) -> InvitePartnerPayload:
     expires_at = now + datetime.timedelta(days=settings.invitation_days)
     async with in_transaction():
         # Serialise with partners joining, so the parent count below stays true.
-        await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(household_id))
+        await lock(household_id)
         if await ParentModel.filter(household_id=household_id).count() >= MAX_PARENTS:
             errors.add([], "HOUSEHOLD_FULL", "Your household already has two parents.")
         else:
@@ -352,7 +352,7 @@ async def accept_partner_invitation(
     async with in_transaction():
         # Locks in the order registerHousehold takes them (user, then person), then the
         # household, as invitePartner does: no two holders can wait on each other.
-        await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(viewer.user_id))
+        await lock(viewer.user_id)
         if rrn is not None:
             await uniqueness.lock_parent_identity(rrn)
         found = await fetch(
@@ -363,7 +363,7 @@ async def accept_partner_invitation(
         invitation: Any = None
         if found:
             household_id = found[0]["household_id"]
-            await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(household_id))
+            await lock(household_id)
             rows = await fetch(
                 """SELECT id, used_at, revoked_at, expires_at FROM invitation
                    WHERE code_digest = $1 FOR UPDATE""",

@@ -21,9 +21,8 @@ from loket.settings import settings
 from models.consents import ConsentAction, ConsentPurpose
 from permissions.policy import Ability
 from permissions.scopes import Params, visible_households
-from resolvers.access import after_id, write_grant
+from resolvers.access import after_id, lock, viewer_parent, write_grant
 from resolvers.loaders import PARENT_SQL, parent_from_row
-from resolvers.mandates import lock, viewer_parent
 from resolvers.validation import Errors
 from schema.common import (
     Connection,

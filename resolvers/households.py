@@ -21,7 +21,7 @@ from permissions.policy import Ability
 from permissions.rrn import Rrn
 from permissions.scopes import Params, visible_households
 from resolvers import uniqueness, validation
-from resolvers.access import after_id, denied_inputs, parse_id, provided, writable
+from resolvers.access import after_id, denied_inputs, lock, parse_id, provided, writable
 from resolvers.loaders import source_from_row
 from resolvers.validation import Errors
 from schema.common import (
@@ -227,7 +227,7 @@ async def register_household(
     async with in_transaction():
         # Serialise registrations of one user and of one person (RRN), so two concurrent
         # calls cannot both pass the checks below.
-        await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(viewer.user_id))
+        await lock(viewer.user_id)
         if parent_rrn is not None:
             await uniqueness.lock_parent_identity(parent_rrn)
         if await ParentModel.exists(user_id=viewer.user_id):
@@ -283,7 +283,8 @@ async def information_source(info: Info, household_id: uuid.UUID) -> tuple[str, 
     return InformationSource.PARENT.value, None
 
 
-_SITUATION = ("work_situation", "work_share_percent", "education_level")
+# The priority information whose source is recorded.
+_SITUATION = frozenset({"work_situation", "work_share_percent", "education_level"})
 _TEXT = {
     "first_name": ("firstName", 100),
     "last_name": ("lastName", 100),
@@ -383,7 +384,7 @@ async def update_parent(
     if errors or target is None or current is None:
         return UpdateParentPayload(parent=None, errors=errors.items)
     parent_id, household_id, grant = target
-    if _SITUATION_KEYS & changes.keys():
+    if _SITUATION & changes.keys():
         source, organisation = await information_source(info, household_id)
         changes["situation_source"] = source
         changes["situation_source_organisation_id"] = organisation
@@ -413,9 +414,6 @@ async def update_parent(
     return UpdateParentPayload(
         parent=next((p for p in parents if p.id == str(parent_id)), None), errors=[]
     )
-
-
-_SITUATION_KEYS = frozenset(_SITUATION)
 
 
 async def update_household(

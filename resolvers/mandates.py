@@ -29,7 +29,14 @@ from models.households import Parent as ParentModel
 from permissions.policy import Ability
 from permissions.viewer import Viewer
 from resolvers import uniqueness, validation
-from resolvers.access import denied_inputs, parse_id, writable, write_grant
+from resolvers.access import (
+    denied_inputs,
+    lock,
+    parse_id,
+    viewer_parent,
+    writable,
+    write_grant,
+)
 from resolvers.households import check_residence, load_household, validate_child, validate_parent
 from resolvers.validation import Errors
 from schema.directives import arg
@@ -71,11 +78,6 @@ FROM membership m JOIN app_user u ON u.id = m.user_id"""
 def code_digest(code: str) -> str:
     """Only this digest of a claim code is stored."""
     return hashlib.sha256(code.encode()).hexdigest()
-
-
-async def lock(key: Any) -> None:
-    """A transaction-scoped advisory lock on one key (a user, a dossier, ...)."""
-    await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(key))
 
 
 def organisation_from_row(r: Any, prefix: str = "") -> ReferralOrganisation:
@@ -275,12 +277,6 @@ async def remove_referral_worker(
 
 
 # Mandates.
-
-
-async def viewer_parent(viewer: Viewer) -> Any | None:
-    """The signed-in user's own parent row (id, household_id), if they have one."""
-    rows = await fetch("SELECT id, household_id FROM parent WHERE user_id = $1", viewer.user_id)
-    return rows[0] if rows else None
 
 
 async def grant_mandate(

@@ -14,7 +14,7 @@ from loket.db import fetch
 from loket.errors import InvalidInput
 from models.searches import SearchKind
 from resolvers import providers, validation
-from resolvers.access import parse_id
+from resolvers.access import lock, parse_id
 from resolvers.validation import Errors
 from schema.common import Weekday
 from schema.directives import arg
@@ -196,7 +196,7 @@ async def save_search(
 
     async with in_transaction():
         # One user's saves one at a time, so two concurrent calls cannot pass the limit.
-        await fetch("SELECT pg_advisory_xact_lock(hashtext($1::text))", f"saved:{viewer.user_id}")
+        await lock(f"saved:{viewer.user_id}")
         count = await fetch(
             "SELECT count(*) AS n FROM saved_search WHERE user_id = $1", viewer.user_id
         )
