@@ -264,6 +264,106 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run a job worker: periodic jobs on their schedules, deferred jobs as they come."""
+    from jobs.app import run_worker
+    from loket.db import service_database_url
+    from loket.logs import configure as configure_json_logs
+
+    configure_json_logs()
+    asyncio.run(run_worker(service_database_url(), concurrency=args.concurrency))
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    """Run one job now, with a progress bar and a summary."""
+    import datetime as dt
+
+    from tqdm import tqdm
+
+    from jobs.runner import load_jobs, open_pool, run_job
+    from loket.db import service_database_url
+
+    jobs = load_jobs()
+    if args.name not in jobs:
+        print(f"no job {args.name!r}; jobs: {', '.join(sorted(jobs))}", file=sys.stderr)
+        return 2
+    try:
+        today = dt.date.fromisoformat(args.today) if args.today else None
+    except ValueError:
+        print("--today takes a date YYYY-MM-DD", file=sys.stderr)
+        return 2
+    if today is not None and today > dt.datetime.now(dt.UTC).date() and not args.dry_run:
+        # A later reference date would anonymise or stamp dossiers before their time.
+        print("--today may lie in the future only with --dry-run", file=sys.stderr)
+        return 2
+    bar = tqdm(unit="rows", desc=args.name, disable=args.quiet, file=sys.stderr)
+
+    def progress(done: int, total: int | None) -> None:
+        if total is not None:
+            bar.total = total
+            bar.refresh()
+        if done:
+            bar.update(done)
+
+    async def run() -> Any:
+        pool = await open_pool(service_database_url())
+        try:
+            return await run_job(
+                args.name,
+                pool,
+                today=today,
+                dry_run=args.dry_run,
+                trigger="cli",
+                batch_size=args.batch_size,
+                progress=progress,
+            )
+        finally:
+            await pool.close()
+
+    try:
+        result = asyncio.run(run())
+    finally:
+        bar.close()
+    if result.skipped:
+        print(f"{args.name}: not run ({result.skipped})")
+        return 1
+    mode = "dry run: would touch" if result.dry_run else "done:"
+    print(
+        f"{args.name} {mode} (reference date {result.reference_date}, "
+        f"{result.batches} batch(es), {result.seconds:.1f} s)"
+    )
+    rules = list(jobs[args.name].rules) + sorted(set(result.counts) - set(jobs[args.name].rules))
+    for rule in rules:
+        print(f"  {rule:<32} {result.counts.get(rule, 0):>10}")
+    if result.run_id is not None:
+        print(f"recorded as job run {result.run_id}")
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    """The jobs, their schedules and their last runs."""
+    from jobs.runner import load_jobs
+    from loket.db import fetch, service_database_url
+
+    jobs = load_jobs()
+
+    async def last_runs() -> Any:
+        return await fetch(
+            """SELECT DISTINCT ON (job) job, started_at, status, counts FROM job_run
+               ORDER BY job, started_at DESC"""
+        )
+
+    rows = {r["job"]: r for r in asyncio.run(_with_orm(service_database_url(), last_runs))}
+    for name, spec in sorted(jobs.items()):
+        cron = settings.job_schedules.get(name, "off")
+        print(f"{name:<20} {cron:<14} {spec.description}")
+        last = rows.get(name)
+        if last is not None:
+            print(f"{'':<20} last run {last['started_at']:%Y-%m-%d %H:%M} {last['status']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loket", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -315,6 +415,22 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("client_id")
     rotate.set_defaults(func=cmd_integrator_rotate)
     isub.add_parser("list", help="list clients").set_defaults(func=cmd_integrator_list)
+
+    worker = sub.add_parser("worker", help="run a job worker (periodic and deferred jobs)")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.set_defaults(func=cmd_worker)
+    jobs = sub.add_parser("jobs", help="run or list jobs")
+    jsub = jobs.add_subparsers(dest="jobs_command", required=True)
+    run = jsub.add_parser("run", help="run one job now (progress bar and summary)")
+    run.add_argument("name")
+    run.add_argument(
+        "--dry-run", action="store_true", help="count what each rule would touch; change nothing"
+    )
+    run.add_argument("--today", help="reference date YYYY-MM-DD (default: today, UTC)")
+    run.add_argument("--batch-size", type=int, default=None)
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_jobs_run)
+    jsub.add_parser("list", help="jobs, schedules, last runs").set_defaults(func=cmd_jobs_list)
     return parser
 
 

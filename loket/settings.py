@@ -38,6 +38,34 @@ def _rrn_keys() -> dict[str, bytes]:
     return keys
 
 
+# Periodic jobs and their default schedules (cron, UTC). `LOKET_JOB_SCHEDULE_<NAME>`
+# overrides one (e.g. LOKET_JOB_SCHEDULE_STATISTICS="0 5 * * *"); "off" disables it.
+DEFAULT_JOB_SCHEDULES = {
+    "emergency_list": "15 1 * * *",
+    "retention": "30 2 * * *",
+    "statistics": "0 4 * * *",
+    "deadline_reminders": "0 7 * * *",
+    "notifications": "* * * * *",
+    "housekeeping": "45 3 * * *",
+}
+
+
+def _job_schedules() -> dict[str, str]:
+    schedules = {}
+    for name, default in DEFAULT_JOB_SCHEDULES.items():
+        value = _env(f"LOKET_JOB_SCHEDULE_{name.upper()}", default) or default
+        if value.lower() != "off":
+            schedules[name] = value
+    return schedules
+
+
+def _smtp_tls() -> str:
+    value = (_env("LOKET_SMTP_TLS", "none") or "none").lower()
+    if value not in ("none", "starttls", "tls"):
+        raise ValueError("LOKET_SMTP_TLS must be none, starttls or tls")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     project_dir: Path
@@ -115,6 +143,24 @@ class Settings:
     max_batch: int = 10
     max_body_bytes: int = 1_000_000
 
+    # Jobs (jobs/): when each periodic job is deferred (cron, UTC; a sixth field is
+    # seconds), rows per batch of the set-based jobs.
+    job_schedules: dict[str, str] = field(default_factory=dict)
+    job_batch_size: int = 5000
+    # Notifications (jobs/notifications.py): the SMTP relay (no host: messages wait in
+    # the outbox), "none", "starttls" or "tls"; the sender address; attempts before a
+    # message is given up; days before an offer's reply deadline that the family is
+    # reminded.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_tls: str = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout_seconds: float = 30
+    mail_from: str = "Loket kinderopvang <noreply@loket.invalid>"
+    mail_max_attempts: int = 8
+    deadline_reminder_days: int = 3
+
     @property
     def dev_signing(self) -> bool:
         """True when tokens are signed with the public development key."""
@@ -182,6 +228,17 @@ def load() -> Settings:
         max_nested_list_estimate=int(_env("LOKET_MAX_NESTED_LIST_ESTIMATE", "10") or 10),
         max_batch=int(_env("LOKET_MAX_BATCH", "10") or 10),
         max_body_bytes=int(_env("LOKET_MAX_BODY_BYTES", "1000000") or 1000000),
+        job_schedules=_job_schedules(),
+        job_batch_size=int(_env("LOKET_JOB_BATCH_SIZE", "5000") or 5000),
+        smtp_host=_env("LOKET_SMTP_HOST"),
+        smtp_port=int(_env("LOKET_SMTP_PORT", "25") or 25),
+        smtp_tls=_smtp_tls(),
+        smtp_username=_env("LOKET_SMTP_USERNAME"),
+        smtp_password=_env("LOKET_SMTP_PASSWORD"),
+        smtp_timeout_seconds=float(_env("LOKET_SMTP_TIMEOUT_SECONDS") or "30"),
+        mail_from=_env("LOKET_MAIL_FROM", "Loket kinderopvang <noreply@loket.invalid>") or "",
+        mail_max_attempts=int(_env("LOKET_MAIL_MAX_ATTEMPTS", "8") or 8),
+        deadline_reminder_days=int(_env("LOKET_DEADLINE_REMINDER_DAYS", "3") or 3),
     )
 
 

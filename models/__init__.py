@@ -11,4 +11,5 @@ MODEL_MODULES = [
     "models.searches",
     "models.integrators",
     "models.access_log",
+    "models.jobs",
 ]

@@ -91,13 +91,17 @@ class Household(Model):
     )
     situation_recorded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Set by the retention job: the parents' personal data is gone and the dossier exists
+    # for nobody any more; what remains feeds the trend statistics.
+    anonymised_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "household"
 
 
 class Parent(Model):
-    """Applicant or partner of a household."""
+    """Applicant or partner of a household. Nationality, home language, work situation,
+    education and relation are null only once the retention job anonymised the parent."""
 
     id = fields.UUIDField(primary_key=True)
     household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
@@ -109,9 +113,9 @@ class Parent(Model):
     is_applicant = fields.BooleanField(default=True)
     first_name = fields.CharField(max_length=100)
     last_name = fields.CharField(max_length=100)
-    nationality = fields.CharField(max_length=2)
+    nationality = fields.CharField(max_length=2, null=True)
     birthplace = fields.CharField(max_length=120, default="")
-    home_language = fields.CharField(max_length=8)
+    home_language = fields.CharField(max_length=8, null=True)
     street = fields.CharField(max_length=200)
     postal_code = fields.CharField(max_length=4)
     municipality: fields.ForeignKeyRelation[Municipality] = fields.ForeignKeyField(
@@ -119,10 +123,10 @@ class Parent(Model):
     )
     phone = fields.CharField(max_length=32)
     email = fields.CharField(max_length=254)
-    work_situation = fields.CharEnumField(WorkSituation, max_length=24)
+    work_situation = fields.CharEnumField(WorkSituation, max_length=24, null=True)
     work_share_percent = fields.SmallIntField(null=True)
-    education_level = fields.CharEnumField(EducationLevel, max_length=24)
-    relation_to_child = fields.CharEnumField(RelationToChild, max_length=16)
+    education_level = fields.CharEnumField(EducationLevel, max_length=24, null=True)
+    relation_to_child = fields.CharEnumField(RelationToChild, max_length=16, null=True)
     # Who last entered the priority information above (and for which organisation).
     situation_source = fields.CharEnumField(
         InformationSource, max_length=16, default=InformationSource.PARENT
@@ -158,6 +162,8 @@ class Child(Model):
     rrn_hashes: Any = ArrayField(element_type="bytea", null=True)
     rrn_key_ids: Any = ArrayField(element_type="text", null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Set by the retention job: names and number gone, birth dates cut to the month.
+    anonymised_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "child"

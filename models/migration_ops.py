@@ -55,3 +55,38 @@ class RemoveFilledField(ops.RemoveField):
             return
         model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
         await _add_filled(state_editor, model, self.name, self.fill)
+
+
+# The job engine's own tables, types and functions, all named procrastinate_*.
+_DROP_JOB_ENGINE = """
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT tablename FROM pg_tables
+           WHERE schemaname = current_schema() AND tablename LIKE 'procrastinate\\_%' LOOP
+    EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', r.tablename);
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = current_schema() AND p.proname LIKE 'procrastinate\\_%' LOOP
+    EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.signature);
+  END LOOP;
+  FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+           WHERE n.nspname = current_schema() AND t.typname LIKE 'procrastinate\\_%'
+             AND t.typtype IN ('e', 'c') LOOP
+    EXECUTE format('DROP TYPE IF EXISTS %I CASCADE', r.typname);
+  END LOOP;
+END $$;
+"""
+
+
+class ApplyJobEngineSchema(ops.RunSQL):
+    """Create procrastinate's schema (queue tables, types, functions) as shipped by the
+    pinned package; the downgrade drops every procrastinate_* object. A later upgrade of
+    procrastinate adds a migration that runs its delta files
+    (`procrastinate.schema.SchemaManager.get_migrations_path()`)."""
+
+    def __init__(self) -> None:
+        from procrastinate.schema import SchemaManager
+
+        super().__init__(SchemaManager.get_schema(), _DROP_JOB_ENGINE)

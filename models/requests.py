@@ -64,7 +64,10 @@ class CareRequest(Model):
     filed_via_mandate: fields.ForeignKeyNullableRelation[Mandate] = fields.ForeignKeyField(
         "models.Mandate", related_name="filed_requests", null=True, on_delete=fields.SET_NULL
     )
+    # Since when the request is on the emergency list, stamped by the daily job (the
+    # query-time rule stays the source of truth); providers are notified once.
     emergency_since = fields.DateField(null=True)
+    emergency_notified_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
 
     class Meta:

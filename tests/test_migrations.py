@@ -28,6 +28,7 @@ async def test_migrations_applied_all(database: str) -> None:
         "0005_providers",
         "0006_integrators",
         "0007_application_origin",
+        "0008_jobs",
     ]
 
 
