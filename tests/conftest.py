@@ -82,6 +82,16 @@ async def db(database: str) -> AsyncIterator[str]:
     yield database
 
 
+@pytest_asyncio.fixture(scope="session")
+async def job_pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    """An asyncpg pool on the test database, as the job worker has one."""
+    from jobs.runner import open_pool
+
+    pool = await open_pool(database)
+    yield pool
+    await pool.close()
+
+
 @pytest.fixture(scope="session")
 def app(database: str) -> Any:
     from loket.app import create_app
