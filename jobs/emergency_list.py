@@ -1,1 +1,148 @@
-"""(being written)"""
+"""The emergency list (noodlijst) job: stamp since when requests are on it, notify once.
+
+The query-time rule (`permissions.scopes.emergency_condition`) decides who may see a
+request; this daily job records since when a request is on the list and drives the
+notifications. Rules, for reference date `today` and `settings.emergency_days` (60):
+
+- "stamped": an OPEN request without an enrolment whose desired start date is 60 days
+  away or closer gets `emergency_since` = the day it entered the list: its desired start
+  minus 60 days, or its submission date when it was filed later (never after `today`).
+- "left": a stamp on a request that no longer qualifies (fulfilled, withdrawn, enrolled,
+  or its desired start moved later) is cleared. Accepting an offer and withdrawing clear
+  the stamp in their own transaction already, so a fulfilled request leaves the list at
+  once; this rule catches every other way out.
+- "notified_requests" / "messages": every stamped request not yet notified is announced
+  to the staff of every provider location in its residence municipality and in the
+  municipalities of its chosen locations. One message per location and staff member per
+  batch says how many requests entered the list (no personal data); the request is then
+  marked `emergency_notified_at` in the same transaction, so it is announced once, ever.
+
+Each rule runs in batches of `batch_size` requests (one statement per batch); a dry run
+does every rule in one transaction that is rolled back, so its counts are exact.
+"""
+
+from __future__ import annotations
+
+from jobs.outbox import Kind
+from jobs.runner import JobContext, job
+from loket.settings import settings
+
+STAMP = """
+    WITH batch AS (
+        SELECT r.id FROM care_request r
+        WHERE r.status = 'OPEN' AND r.emergency_since IS NULL
+          AND r.desired_start_date <= $1::date + $2::int
+          AND NOT EXISTS (SELECT 1 FROM enrolment e WHERE e.request_id = r.id)
+        ORDER BY r.id LIMIT $3 FOR UPDATE OF r SKIP LOCKED)
+    UPDATE care_request r
+    SET emergency_since = LEAST($1::date,
+                                GREATEST(r.desired_start_date - $2::int, r.submitted_at::date))
+    FROM batch WHERE r.id = batch.id"""
+
+LEAVE = """
+    WITH batch AS (
+        SELECT r.id FROM care_request r
+        WHERE r.emergency_since IS NOT NULL
+          AND (r.status <> 'OPEN'
+               OR r.desired_start_date > $1::date + $2::int
+               OR EXISTS (SELECT 1 FROM enrolment e WHERE e.request_id = r.id))
+        ORDER BY r.id LIMIT $3 FOR UPDATE OF r SKIP LOCKED)
+    UPDATE care_request r SET emergency_since = NULL
+    FROM batch WHERE r.id = batch.id"""
+
+NOTIFY = f"""
+    WITH batch AS (
+        SELECT r.id, h.municipality_id FROM care_request r
+        JOIN household h ON h.id = r.household_id
+        WHERE r.emergency_since IS NOT NULL AND r.emergency_notified_at IS NULL
+          AND r.status = 'OPEN'
+        ORDER BY r.id LIMIT $2 FOR UPDATE OF r SKIP LOCKED),
+    places AS (
+        SELECT b.id AS request_id, b.municipality_id FROM batch b
+        UNION
+        SELECT a.request_id, l.municipality_id FROM application a
+        JOIN provider_location l ON l.id = a.location_id
+        WHERE a.request_id IN (SELECT id FROM batch)),
+    per_location AS (
+        SELECT l.id AS location_id, l.organisation_id, l.name,
+               count(DISTINCT p.request_id) AS requests,
+               md5(string_agg(DISTINCT p.request_id::text, ','
+                              ORDER BY p.request_id::text)) AS digest
+        FROM places p JOIN provider_location l ON l.municipality_id = p.municipality_id
+        GROUP BY l.id, l.organisation_id, l.name),
+    recipients AS (
+        SELECT DISTINCT pl.location_id, pl.name, pl.requests, pl.digest, m.user_id
+        FROM per_location pl
+        JOIN membership m
+          ON m.role = 'PROVIDER' AND m.revoked_at IS NULL
+         AND (m.provider_location_id = pl.location_id
+              OR (m.provider_location_id IS NULL
+                  AND m.provider_organisation_id = pl.organisation_id))
+        JOIN app_user u ON u.id = m.user_id AND u.is_active),
+    sent AS (
+        INSERT INTO outbox (kind, recipient_id, language, params, dedup_key, status, attempts,
+                            next_attempt_at, created_at, last_error)
+        SELECT '{Kind.EMERGENCY_LIST}', user_id, 'nl',
+               jsonb_build_object('location_name', name, 'count', requests,
+                                  'date', $1::date::text),
+               '{Kind.EMERGENCY_LIST}:' || location_id || ':' || digest || ':' || user_id,
+               'PENDING', 0, now(), now(), ''
+        FROM recipients
+        ON CONFLICT (dedup_key) DO NOTHING
+        RETURNING 1),
+    marked AS (
+        UPDATE care_request SET emergency_notified_at = now()
+        WHERE id IN (SELECT id FROM batch) RETURNING 1)
+    SELECT (SELECT count(*) FROM marked) AS requests, (SELECT count(*) FROM sent) AS messages"""
+
+
+def _rows(status: str) -> int:
+    """Rows of an `UPDATE n` status."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+@job(
+    "emergency_list",
+    "stamp requests on the emergency list (60 days) and notify providers once",
+    rules=("stamped", "left", "notified_requests", "messages"),
+)
+async def emergency_list(ctx: JobContext) -> None:
+    days = settings.emergency_days
+    limit = None if ctx.dry_run else ctx.batch_size
+    async with ctx.pool.acquire() as conn:
+        ctx.expect(
+            await conn.fetchval(
+                """SELECT count(*) FROM care_request
+                   WHERE status = 'OPEN' AND emergency_since IS NULL
+                     AND desired_start_date <= $1::date + $2::int""",
+                ctx.today,
+                days,
+            )
+        )
+    if ctx.dry_run:
+        # Everything in one transaction, rolled back: exact counts, nothing changed.
+        async with ctx.batch() as conn:
+            stamped = _rows(await conn.execute(STAMP, ctx.today, days, limit))
+            left = _rows(await conn.execute(LEAVE, ctx.today, days, limit))
+            row = await conn.fetchrow(NOTIFY, ctx.today, limit)
+            ctx.count("stamped", stamped)
+            ctx.count("left", left)
+            ctx.count("notified_requests", row["requests"])
+            ctx.count("messages", row["messages"])
+        return
+    for rule, sql in (("stamped", STAMP), ("left", LEAVE)):
+        while True:
+            async with ctx.batch() as conn:
+                rows = _rows(await conn.execute(sql, ctx.today, days, limit))
+                ctx.count(rule, rows)
+            if rule == "stamped":
+                ctx.advance(rows)
+            if rows < ctx.batch_size:
+                break
+    while True:
+        async with ctx.batch() as conn:
+            row = await conn.fetchrow(NOTIFY, ctx.today, limit)
+            ctx.count("notified_requests", row["requests"])
+            ctx.count("messages", row["messages"])
+        if row["requests"] < ctx.batch_size:
+            break

@@ -134,4 +134,29 @@ class Migration(migrations.Migration):
             "WHERE emergency_since IS NOT NULL AND emergency_notified_at IS NULL",
             "DROP INDEX care_request_emergency_unnotified_idx",
         ),
+        # What the jobs look up by: a request's or a child's enrolments, a child's requests,
+        # the locations of a municipality, the staff of a provider.
+        ops.RunSQL(
+            [
+                "CREATE INDEX enrolment_request_idx ON enrolment (request_id)",
+                "CREATE INDEX enrolment_child_idx ON enrolment (child_id, end_date)",
+                "CREATE INDEX care_request_child_idx ON care_request (child_id)",
+                "CREATE INDEX provider_location_municipality_idx "
+                "ON provider_location (municipality_id)",
+                "CREATE INDEX membership_provider_organisation_idx "
+                "ON membership (provider_organisation_id) WHERE revoked_at IS NULL",
+                "CREATE INDEX membership_provider_location_idx "
+                "ON membership (provider_location_id) WHERE revoked_at IS NULL",
+                "CREATE INDEX membership_user_idx ON membership (user_id)",
+            ],
+            [
+                "DROP INDEX enrolment_request_idx",
+                "DROP INDEX enrolment_child_idx",
+                "DROP INDEX care_request_child_idx",
+                "DROP INDEX provider_location_municipality_idx",
+                "DROP INDEX membership_provider_organisation_idx",
+                "DROP INDEX membership_provider_location_idx",
+                "DROP INDEX membership_user_idx",
+            ],
+        ),
     ]

@@ -1,0 +1,375 @@
+"""The job engine: the emergency-list job at its 60-day boundary, one run at a time, one
+run per schedule tick with two real workers, a crash mid-batch, and `loket jobs`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from jobs.runner import run_job
+from loket.db import fetch, to_asyncpg_dsn
+from models.accounts import Role
+from models.requests import CareRequest
+from tests import factories as f
+
+D = datetime.date(2027, 3, 1)  # a request's desired start date
+BEFORE = D - datetime.timedelta(days=61)
+ON_LIST = D - datetime.timedelta(days=60)
+
+
+async def _listed_request(start: datetime.date = D, **kw: Any) -> Any:
+    leuven = await f.municipality("24062", "Leuven")
+    h, _ = await f.household(leuven)
+    c = await f.child(h, born=datetime.date(2026, 6, 1))
+    loc = await f.location(leuven)
+    r = await f.care_request(c, loc, start=start)
+    await CareRequest.filter(id=r.id).update(
+        submitted_at=datetime.datetime(2026, 7, 1, 9, tzinfo=datetime.UTC)
+    )
+    return r, loc, leuven
+
+
+async def test_emergency_list_a_day_before_the_60_days_stamps_nothing(db: str, job_pool: Any):
+    r, _, _ = await _listed_request()
+
+    result = await run_job("emergency_list", job_pool, today=BEFORE)
+
+    assert result.counts.get("stamped", 0) == 0
+    assert (await CareRequest.get(id=r.id)).emergency_since is None
+
+
+async def test_emergency_list_on_the_day_stamps_since_that_day(db: str, job_pool: Any):
+    r, _, _ = await _listed_request()
+
+    result = await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    assert result.counts["stamped"] == 1
+    assert (await CareRequest.get(id=r.id)).emergency_since == ON_LIST
+
+
+async def test_emergency_list_a_day_later_keeps_the_first_stamp(db: str, job_pool: Any):
+    r, _, _ = await _listed_request()
+    await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    again = await run_job("emergency_list", job_pool, today=ON_LIST + datetime.timedelta(days=1))
+
+    assert again.counts == {}
+    assert (await CareRequest.get(id=r.id)).emergency_since == ON_LIST
+
+
+async def test_emergency_list_stamps_a_late_request_with_its_submission_date(
+    db: str, job_pool: Any
+):
+    """Filed 30 days before its start: on the list from the day it was submitted."""
+    r, _, _ = await _listed_request(start=datetime.date(2026, 7, 31))
+
+    await run_job("emergency_list", job_pool, today=datetime.date(2026, 7, 10))
+
+    assert (await CareRequest.get(id=r.id)).emergency_since == datetime.date(2026, 7, 1)
+
+
+async def test_emergency_list_skips_fulfilled_withdrawn_and_enrolled_requests(
+    db: str, job_pool: Any
+):
+    r, loc, leuven = await _listed_request()
+    h, _ = await f.household(leuven)
+    for status in ("FULFILLED", "WITHDRAWN"):
+        c = await f.child(h, born=datetime.date(2026, 6, 1))
+        await f.care_request(c, loc, start=D, status=status)
+    enrolled = await f.child(h, born=datetime.date(2026, 6, 1))
+    er = await f.care_request(enrolled, loc, start=D)
+    await f.enrolment(enrolled, loc, request=er)
+
+    result = await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    assert result.counts["stamped"] == 1
+    stamped = await CareRequest.filter(emergency_since__not_isnull=True).values_list(
+        "id", flat=True
+    )
+    assert stamped == [r.id]
+
+
+async def test_emergency_list_clears_a_stamp_that_no_longer_holds(db: str, job_pool: Any):
+    r, _, _ = await _listed_request()
+    await run_job("emergency_list", job_pool, today=ON_LIST)
+    await CareRequest.filter(id=r.id).update(desired_start_date=D + datetime.timedelta(days=90))
+
+    result = await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    assert result.counts["left"] == 1
+    assert (await CareRequest.get(id=r.id)).emergency_since is None
+
+
+async def test_emergency_list_notifies_providers_of_the_municipalities_once(db: str, job_pool: Any):
+    """Staff of locations in the residence municipality and in the chosen locations'
+    municipalities get one message; a location elsewhere gets none; a second run none."""
+    leuven = await f.municipality("24062", "Leuven")
+    herent = await f.municipality("24038", "Herent")
+    bertem = await f.municipality("24009", "Bertem")
+    h, _ = await f.household(leuven)
+    c = await f.child(h, born=datetime.date(2026, 6, 1))
+    chosen_in_herent = await f.location(herent, "De Bolleboos")
+    in_leuven = await f.location(leuven, "Het Nest")
+    in_bertem = await f.location(bertem, "Elders")
+    await f.care_request(c, chosen_in_herent, start=D)
+    herent_staff = await f.user(Role.PROVIDER, provider_organisation=chosen_in_herent.organisation)
+    leuven_staff = await f.user(Role.PROVIDER, provider_location=in_leuven)
+    bertem_staff = await f.user(Role.PROVIDER, provider_organisation=in_bertem.organisation)
+    revoked = await f.user(Role.PROVIDER, provider_location=in_leuven)
+    await revoked.memberships.all().update(revoked_at=datetime.datetime.now(datetime.UTC))
+
+    first = await run_job("emergency_list", job_pool, today=ON_LIST)
+    second = await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    assert first.counts["notified_requests"] == 1
+    assert first.counts["messages"] == 2
+    assert second.counts == {}
+    rows = await fetch("SELECT recipient_id, kind, params FROM outbox ORDER BY recipient_id")
+    assert {r["recipient_id"] for r in rows} == {herent_staff.id, leuven_staff.id}
+    assert bertem_staff.id not in {r["recipient_id"] for r in rows}
+    assert all(r["kind"] == "emergency_list" for r in rows)
+    params = {row["params"] for row in rows}
+    assert '"count": 1' in "".join(params)
+    assert "Familie" not in "".join(params)  # no family names in a message
+
+
+async def test_emergency_list_dry_run_counts_exactly_and_changes_nothing(db: str, job_pool: Any):
+    r, loc, _ = await _listed_request()
+    await f.user(Role.PROVIDER, provider_location=loc)
+
+    dry = await run_job("emergency_list", job_pool, today=ON_LIST, dry_run=True)
+
+    assert dry.counts == {"stamped": 1, "notified_requests": 1, "messages": 1}
+    assert dry.run_id is None
+    assert (await CareRequest.get(id=r.id)).emergency_since is None
+    assert await fetch("SELECT 1 FROM outbox") == []
+    real = await run_job("emergency_list", job_pool, today=ON_LIST)
+    assert real.counts == dry.counts
+
+
+async def test_emergency_list_crash_mid_batch_resumes_without_double_work(
+    db: str, job_pool: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """The second batch fails inside its transaction: the first batch's work and counts
+    stay, the second's roll back; the next run stamps exactly the rest."""
+    leuven = await f.municipality("24062", "Leuven")
+    loc = await f.location(leuven)
+    for _ in range(5):
+        h, _ = await f.household(leuven)
+        await f.care_request(await f.child(h, born=datetime.date(2026, 6, 1)), loc, start=D)
+    calls = 0
+    original = asyncpg.connection.Connection.execute
+
+    async def failing(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        if "SET emergency_since = LEAST" in query:
+            calls += 1
+            if calls == 2:
+                await original(self, query, *args, **kwargs)  # the batch did its update...
+                raise ConnectionResetError("crash")  # ...and dies before committing
+        return await original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "execute", failing)
+    with pytest.raises(ConnectionResetError):
+        await run_job("emergency_list", job_pool, today=ON_LIST, batch_size=2)
+    monkeypatch.undo()
+
+    assert await CareRequest.filter(emergency_since__not_isnull=True).count() == 2
+    failed = (await fetch("SELECT status, counts, batches FROM job_run"))[0]
+    assert (failed["status"], failed["batches"]) == ("FAILED", 1)
+    assert '"stamped": 2' in failed["counts"]
+
+    resumed = await run_job("emergency_list", job_pool, today=ON_LIST, batch_size=2)
+
+    assert resumed.counts["stamped"] == 3
+    assert await CareRequest.filter(emergency_since=ON_LIST).count() == 5
+
+
+async def test_emergency_list_leaves_at_once_when_an_offer_is_accepted(
+    db: str, job_pool: Any, actor: Any
+):
+    """Accepting the offer takes the request off the list in the same transaction, not
+    at the next run."""
+    leuven = await f.municipality("24062", "Leuven")
+    parent_user = await f.user(Role.PARENT)
+    h, _ = await f.household(leuven, parent_user)
+    c = await f.child(h, born=datetime.date(2026, 6, 1))
+    loc = await f.location(leuven)
+    soon = f.days(30)
+    r = await f.care_request(c, loc, start=soon, application_status="OFFERED")
+    await run_job("emergency_list", job_pool)
+    assert (await CareRequest.get(id=r.id)).emergency_since is not None
+    app_id = (await r.applications.all().first()).id  # type: ignore[union-attr]
+
+    result = await actor(parent_user).gql(
+        "mutation($id: ID!) { acceptOffer(input: {applicationId: $id}) { errors { code } } }",
+        {"id": str(app_id)},
+    )
+
+    assert result["data"]["acceptOffer"]["errors"] == []
+    assert (await CareRequest.get(id=r.id)).emergency_since is None
+
+
+async def test_one_run_at_a_time_the_second_caller_skips(db: str, job_pool: Any):
+    await _listed_request()
+    async with job_pool.acquire() as holder:
+        await holder.execute(
+            "SELECT pg_advisory_lock(hashtextextended('loket-job:emergency_list', 0))"
+        )
+        try:
+            skipped = await run_job("emergency_list", job_pool, today=ON_LIST)
+        finally:
+            await holder.execute(
+                "SELECT pg_advisory_unlock(hashtextextended('loket-job:emergency_list', 0))"
+            )
+
+    assert skipped.skipped == "already running"
+    assert await fetch("SELECT 1 FROM job_run") == []
+
+
+async def test_a_schedule_tick_runs_once_and_a_failed_tick_resumes(db: str, job_pool: Any):
+    first = await run_job("housekeeping", job_pool, trigger="worker", scheduled_for=1_800_000_000)
+    again = await run_job("housekeeping", job_pool, trigger="worker", scheduled_for=1_800_000_000)
+
+    assert first.skipped is None
+    assert again.skipped == "tick already run"
+    await fetch("UPDATE job_run SET status = 'FAILED'")
+    retried = await run_job("housekeeping", job_pool, trigger="worker", scheduled_for=1_800_000_000)
+    assert retried.skipped is None
+    assert [r["status"] for r in await fetch("SELECT status FROM job_run")] == ["SUCCEEDED"]
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+async def _start_worker(url: str, log_path: str) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        # Housekeeping every second (a sixth cron field is seconds); nothing else.
+        "LOKET_JOB_SCHEDULE_HOUSEKEEPING": "* * * * * *",
+        "LOKET_JOB_SCHEDULE_EMERGENCY_LIST": "off",
+        "LOKET_JOB_SCHEDULE_RETENTION": "off",
+        "LOKET_JOB_SCHEDULE_STATISTICS": "off",
+        "LOKET_JOB_SCHEDULE_DEADLINE_REMINDERS": "off",
+        "LOKET_JOB_SCHEDULE_NOTIFICATIONS": "off",
+    }
+    log = open(log_path, "wb")  # noqa: SIM115, ASYNC230 - handed to the child process
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "loket.cli", "worker", env=env, stdout=log, stderr=log
+    )
+
+
+async def test_two_workers_never_run_the_same_periodic_job_twice(
+    db: str, database: str, tmp_path: Any
+):
+    """Two real `loket worker` processes on one database, a job due every second: each
+    tick is deferred once and run once, by one of them."""
+    logs = [str(tmp_path / "worker-a.log"), str(tmp_path / "worker-b.log")]
+    workers = [await _start_worker(database, path) for path in logs]
+    try:
+        conn = await asyncpg.connect(to_asyncpg_dsn(database))
+        try:
+            both_seen = False
+            for _ in range(200):  # both registered and at least 5 ticks run, or 20 s
+                await asyncio.sleep(0.1)
+                registered = await conn.fetchval("SELECT count(*) FROM procrastinate_workers")
+                both_seen = both_seen or registered == 2
+                runs = await conn.fetchval(
+                    "SELECT count(*) FROM job_run WHERE status = 'SUCCEEDED'"
+                )
+                if both_seen and runs >= 5:
+                    break
+        finally:
+            await conn.close()
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            await asyncio.wait_for(w.wait(), 30)
+    output = "".join(_read(p) for p in logs)
+
+    assert both_seen, output[-3000:]
+    runs = await fetch(
+        "SELECT scheduled_for, trigger, status FROM job_run WHERE job = 'housekeeping'"
+    )
+    ticks = [r["scheduled_for"] for r in runs]
+    assert len(ticks) >= 5, output[-3000:]
+    assert len(ticks) == len(set(ticks))
+    assert {r["trigger"] for r in runs} == {"worker"}
+    # Every start of the job in either process is one recorded tick: none ran twice.
+    started = re.findall(r"job housekeeping started", output)
+    assert len(started) == len(ticks), output[-3000:]
+    defers = await fetch(
+        """SELECT defer_timestamp, count(*) AS n FROM procrastinate_periodic_defers
+           WHERE task_name = 'loket.housekeeping' GROUP BY defer_timestamp"""
+    )
+    assert defers
+    assert all(d["n"] == 1 for d in defers)
+
+
+async def _loket(*args: str, url: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "loket.cli", *args,
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_cli_jobs_run_dry_run_prints_a_summary(db: str, database: str):
+    await _listed_request()
+
+    code, out = await _loket(
+        "jobs", "run", "emergency_list", "--dry-run", "--today", ON_LIST.isoformat(), url=database
+    )
+
+    assert code == 0, out
+    assert "emergency_list dry run: would touch" in out
+    assert re.search(r"stamped\s+1\b", out)
+    assert await fetch("SELECT 1 FROM job_run") == []
+
+
+async def test_cli_jobs_run_records_the_run(db: str, database: str):
+    await _listed_request()
+
+    code, out = await _loket(
+        "jobs", "run", "emergency_list", "--today", "2026-11-01", "--quiet", url=database
+    )
+
+    assert code == 0, out
+    assert "recorded as job run" in out
+    run = (await fetch("SELECT job, trigger, status, reference_date FROM job_run"))[0]
+    assert dict(run) == {
+        "job": "emergency_list",
+        "trigger": "cli",
+        "status": "SUCCEEDED",
+        "reference_date": datetime.date(2026, 11, 1),
+    }
+
+
+async def test_cli_jobs_run_refuses_a_future_date_without_dry_run(db: str, database: str):
+    future = (datetime.date.today() + datetime.timedelta(days=2)).isoformat()
+
+    code, out = await _loket("jobs", "run", "emergency_list", "--today", future, url=database)
+
+    assert code == 2
+    assert "only with --dry-run" in out
+    assert await fetch("SELECT 1 FROM job_run") == []
+
+
+async def test_cli_jobs_run_unknown_job(db: str, database: str):
+    code, out = await _loket("jobs", "run", "nope", url=database)
+
+    assert code == 2
+    assert "emergency_list" in out
