@@ -86,7 +86,7 @@ def main() -> None:
     os.chdir(ROOT)
     if command == "serve":
         loket = str(BIN / "loket")
-        os.execv(loket, [loket, "serve", "--demo", *sys.argv[2:]])
+        os.execv(loket, [loket, "serve", "--demo", "--worker", *sys.argv[2:]])
     ensure_node_modules()
     try:
         run(str(BIN / "ruff"), "format", "--check", ".")

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 
 URL = "http://127.0.0.1:8000/graphql"
@@ -82,4 +83,24 @@ for package, path, sri in assets():
     with urllib.request.urlopen(asset_url) as response:
         assert _sri(response.read()) == sri, asset_url
 print(f"smoke: GraphiQL page and its {len(assets())} assets served locally, SRI hashes match")
+
+# The job worker started beside the service is registered with the queue, and a job runs
+# on the live database (a dry run: counts only).
+for _ in range(30):
+    jobs = subprocess.run(
+        [".venv/bin/loket", "jobs", "list"], check=True, capture_output=True, text=True
+    ).stdout
+    alive = int(re.search(r"workers alive: (\d+)", jobs).group(1))  # type: ignore[union-attr]
+    if alive:
+        break
+    time.sleep(1)
+assert alive >= 1, jobs
+dry = subprocess.run(
+    [".venv/bin/loket", "jobs", "run", "emergency_list", "--dry-run", "--quiet"],
+    check=True,
+    capture_output=True,
+    text=True,
+).stdout
+assert "would touch" in dry, dry
+print(f"smoke: {alive} job worker(s) alive; emergency_list dry run: {dry.splitlines()[0]}")
 sys.exit(0)

@@ -249,6 +249,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(_with_orm(url, load_demo))
     from loket.app import create_app
 
+    if args.worker:
+        _start_worker_beside(url)
     # uvicorn re-raises SIGTERM after its graceful shutdown; with Python's default
     # handler the process would die without running atexit, leaving the embedded
     # PostgreSQL running. Exit normally instead.
@@ -354,7 +356,12 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
                ORDER BY job, started_at DESC"""
         )
 
-    rows = {r["job"]: r for r in asyncio.run(_with_orm(service_database_url(), last_runs))}
+    async def workers() -> Any:
+        return (await fetch("SELECT count(*) AS n FROM procrastinate_workers"))[0]["n"]
+
+    url = service_database_url()
+    rows = {r["job"]: r for r in asyncio.run(_with_orm(url, last_runs))}
+    print(f"workers alive: {asyncio.run(_with_orm(url, workers))}")
     for name, spec in sorted(jobs.items()):
         cron = settings.job_schedules.get(name, "off")
         print(f"{name:<20} {cron:<14} {spec.description}")
@@ -362,6 +369,26 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
         if last is not None:
             print(f"{'':<20} last run {last['started_at']:%Y-%m-%d %H:%M} {last['status']}")
     return 0
+
+
+def _start_worker_beside(url: str) -> None:
+    """`loket worker` as a child process of the service, stopped when the service stops."""
+    import atexit
+    import os
+    import subprocess
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "loket.cli", "worker"], env={**os.environ, "DATABASE_URL": url}
+    )
+
+    def stop() -> None:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+    atexit.register(stop)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -372,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load the demo data set first")
+    serve.add_argument(
+        "--worker", action="store_true", help="also run a job worker (loket worker) beside it"
+    )
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="apply the committed migrations (or go to one)")
