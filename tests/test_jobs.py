@@ -373,3 +373,55 @@ async def test_cli_jobs_run_unknown_job(db: str, database: str):
 
     assert code == 2
     assert "emergency_list" in out
+
+
+async def test_housekeeping_deletes_only_what_has_served_its_purpose(db: str, job_pool: Any):
+    today = datetime.date(2026, 11, 29)
+    old = datetime.datetime(2026, 9, 1, tzinfo=datetime.UTC)
+    recent = datetime.datetime(2026, 11, 20, tzinfo=datetime.UTC)
+    await fetch(
+        """INSERT INTO rate_limit_window (key, window_start, hits)
+           VALUES ('old', $1, 3), ('current', now(), 1)""",
+        old,
+    )
+    await fetch(
+        """INSERT INTO persisted_document (sha256, body, source, created_at) VALUES
+           ('a' || repeat('0', 63), '{ a }', 'APQ', $1),
+           ('b' || repeat('0', 63), '{ b }', 'APQ', $2),
+           ('c' || repeat('0', 63), '{ c }', 'MANIFEST', $1)""",
+        old,
+        recent,
+    )
+    user = await f.user(Role.PARENT)
+    await fetch(
+        """INSERT INTO outbox (kind, recipient_id, language, params, dedup_key, status, attempts,
+                               next_attempt_at, created_at, last_error) VALUES
+           ('offer', $1, 'nl', '{}', 'sent-old', 'SENT', 1, $2, $2, ''),
+           ('offer', $1, 'nl', '{}', 'pending-old', 'PENDING', 0, $2, $2, ''),
+           ('offer', $1, 'nl', '{}', 'sent-recent', 'SENT', 1, now(), now(), '')""",
+        user.id,
+        datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC),
+    )
+
+    dry = await run_job("housekeeping", job_pool, today=today, dry_run=True)
+    result = await run_job("housekeeping", job_pool, today=today)
+
+    assert (
+        dry.counts
+        == result.counts
+        == {
+            "rate_limit_windows": 1,
+            "apq_documents": 1,
+            "outbox_messages": 1,
+        }
+    )
+    assert [r["key"] for r in await fetch("SELECT key FROM rate_limit_window")] == ["current"]
+    assert sorted(r["source"] for r in await fetch("SELECT source FROM persisted_document")) == [
+        "APQ",
+        "MANIFEST",
+    ]
+    assert sorted(r["dedup_key"] for r in await fetch("SELECT dedup_key FROM outbox")) == [
+        "pending-old",
+        "sent-recent",
+    ]
+    assert (await run_job("housekeeping", job_pool, today=today)).counts == {}
