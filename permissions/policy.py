@@ -112,6 +112,8 @@ class Ability(StrEnum):
     DEMAND_OVERVIEW = "DEMAND_OVERVIEW"
     SERVICE_CHILDREN = "SERVICE_CHILDREN"
     MANAGE_INTEGRATORS = "MANAGE_INTEGRATORS"
+    TREND_STATISTICS = "TREND_STATISTICS"
+    JOB_RUNS = "JOB_RUNS"
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,17 @@ POLICY: dict[Ability, Rule] = {
     Ability.MANAGE_INTEGRATORS: _act(
         "register integrator clients, their credentials and manifests of operations",
         Role.ADMIN,
+    ),
+    Ability.TREND_STATISTICS: _act(
+        "anonymised trend statistics by municipality and month, small counts suppressed "
+        "(counter staff: the municipalities of their region)",
+        Role.LOKET,
+        Role.INTEGRATOR,
+        Role.ADMIN,
+        grants=(Grant.COUNTER_REGION, Grant.ADMIN),
+    ),
+    Ability.JOB_RUNS: _act(
+        "the recorded runs of the jobs: when, which rule, how many rows", Role.ADMIN
     ),
 }
 

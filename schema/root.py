@@ -38,6 +38,7 @@ from resolvers import (
     requests,
     searches,
     services,
+    statistics,
     uniqueness,
 )
 from schema.directives import guarded, guarded_mutation, public, public_mutation
@@ -151,6 +152,19 @@ class Query:
         Ability.MANAGE_INTEGRATORS,
         "Integrator clients, oldest first, with what they act for and their manifests.",
         resolver=integrators.integrator_clients,
+    )
+    trend_statistics = guarded(
+        Ability.TREND_STATISTICS,
+        "Anonymised trend statistics of care requests by municipality of residence and month "
+        "of submission (requests, fulfilled, withdrawn, emergency list, fulfilment rate, "
+        "median wait), as the statistics job last computed them. Counts below 5, and what "
+        "would reveal one by subtraction, are null. Aggregates only.",
+        resolver=statistics.trend_statistics,
+    )
+    job_runs = guarded(
+        Ability.JOB_RUNS,
+        "The recorded runs of the jobs, newest first: when, how it went, rows per rule.",
+        resolver=statistics.job_runs,
     )
 
 

@@ -203,6 +203,8 @@ OPERATIONS.update(
             {},
         ),
         ("Query", "integratorClients"): ("{ integratorClients { id } }", {}),
+        ("Query", "trendStatistics"): ("{ trendStatistics { month requests } }", {}),
+        ("Query", "jobRuns"): ("{ jobRuns { job counts { rule rows } } }", {}),
         ("Mutation", "createIntegratorClient"): _mutation(
             "createIntegratorClient",
             "CreateIntegratorClientInput",
