@@ -12,4 +12,5 @@ MODEL_MODULES = [
     "models.integrators",
     "models.access_log",
     "models.jobs",
+    "models.privacy",
 ]

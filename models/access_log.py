@@ -10,6 +10,7 @@ from tortoise.models import Model
 if TYPE_CHECKING:
     from models.accounts import User
     from models.households import Household
+    from models.privacy import Disclosure
 
 
 class AccessLogEntry(Model):
@@ -30,6 +31,10 @@ class AccessLogEntry(Model):
     request_id = fields.CharField(max_length=36)
     # For uniqueness checks: ANSWERED, NOT_FOUND or RATE_LIMITED (null for plain reads).
     outcome = fields.CharField(max_length=16, null=True)
+    # Reads made for a legal disclosure; hidden from the parent while it is secret.
+    disclosure: fields.ForeignKeyNullableRelation[Disclosure] = fields.ForeignKeyField(
+        "models.Disclosure", related_name="access_log_entries", null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "access_log"

@@ -61,6 +61,7 @@ async def database(database_url: str) -> AsyncIterator[str]:
 TABLES = (
     "job_run, outbox, request_statistic, procrastinate_events, procrastinate_periodic_defers, "
     "procrastinate_jobs, procrastinate_workers, "
+    "agreement, disclosure, report_note, report, erasure_request, data_export, "
     "manifest_operation, manifest, persisted_document, integrator_client, "
     "saved_search, last_minute_place, postal_code, rate_limit_window, invitation, "
     "consent_event, access_log, service_record, enrolment, application, care_request, "

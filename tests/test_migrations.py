@@ -29,6 +29,7 @@ async def test_migrations_applied_all(database: str) -> None:
         "0006_integrators",
         "0007_application_origin",
         "0008_jobs",
+        "0009_privacy",
     ]
 
 
