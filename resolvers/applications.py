@@ -18,6 +18,7 @@ import orjson
 import strawberry
 from tortoise.transactions import in_transaction
 
+from jobs import outbox
 from loket.context import Info
 from loket.db import execute, fetch
 from loket.errors import InvalidInput
@@ -158,6 +159,7 @@ async def offer_place(
             deadline,
             info.context.viewer.user_id,
         )
+        await outbox.offer(None, written[0]["id"])
     return OfferPlacePayload(application=await _application(written[0]["id"]), errors=[])
 
 

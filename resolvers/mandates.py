@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import strawberry
 from tortoise.transactions import in_transaction
 
+from jobs import outbox
 from loket.context import Info
 from loket.db import execute, fetch
 from loket.settings import settings
@@ -320,6 +321,7 @@ async def grant_mandate(
             consent_given_at=datetime.datetime.now(datetime.UTC),
             recorded_by_id=viewer.user_id,
         )
+        await outbox.mandate_changed(None, mandate.id, outbox.Kind.MANDATE_GRANTED)
     return GrantMandatePayload(mandate=await load_mandate(mandate.id, grant), errors=[])
 
 
@@ -340,12 +342,15 @@ async def revoke_mandate(
         errors.add(["input", "mandateId"], "NOT_FOUND", "No such mandate you may end.")
         return RevokeMandatePayload(mandate=None, errors=errors.items)
     mandate_id, _, grant = target
-    await execute(
-        """UPDATE mandate SET revoked_at = now(), revoked_by_id = $2
-           WHERE id = $1 AND revoked_at IS NULL""",
-        mandate_id,
-        viewer.user_id,
-    )
+    async with in_transaction():
+        revoked = await execute(
+            """UPDATE mandate SET revoked_at = now(), revoked_by_id = $2
+               WHERE id = $1 AND revoked_at IS NULL""",
+            mandate_id,
+            viewer.user_id,
+        )
+        if revoked == "UPDATE 1":
+            await outbox.mandate_changed(None, mandate_id, outbox.Kind.MANDATE_REVOKED)
     return RevokeMandatePayload(mandate=await load_mandate(mandate_id, grant), errors=[])
 
 
@@ -450,7 +455,7 @@ async def start_dossier(
             await uniqueness.store_parent_rrn(parent.id, parent_rrn)
         if child_rrn is not None:
             await uniqueness.store_child_rrn(child.id, child_rrn)
-        await MandateModel.create(
+        mandate = await MandateModel.create(
             household_id=new.id,
             referral_organisation_id=organisation_id,
             granted_by_id=parent.id,
@@ -459,6 +464,7 @@ async def start_dossier(
             consent_note=note,
             recorded_by_id=viewer.user_id,
         )
+        await outbox.mandate_changed(None, mandate.id, outbox.Kind.MANDATE_GRANTED)
         await InvitationModel.create(
             kind=InvitationKind.CLAIM,
             household_id=new.id,

@@ -10,6 +10,7 @@ import orjson
 import strawberry
 from tortoise.transactions import in_transaction
 
+from jobs import outbox
 from loket.context import Info
 from loket.db import execute, fetch
 from loket.settings import settings
@@ -113,7 +114,8 @@ async def submit_care_request(
         rows = await fetch(
             f"""SELECT c.id, c.household_id, v.grant_name FROM child c
                 JOIN ({visible}) v ON v.household_id = c.household_id
-                WHERE c.id = {p.add(child_id)} AND v.grant_name = ANY({p.add(allowed)}::text[])""",
+                WHERE c.id = {p.add(child_id)} AND v.grant_name = ANY({p.add(allowed)}::text[])
+                  AND c.anonymised_at IS NULL""",
             *p.values,
         )
         target = rows[0] if rows else None
@@ -170,6 +172,7 @@ async def submit_care_request(
             request_id,
             location_ids,
         )
+        await outbox.new_applications(None, request_id, location_ids)
     created = await requests_by_id([request_id], {request_id: target["grant_name"]})
     return SubmitCareRequestPayload(care_request=created[request_id], errors=[])
 
@@ -445,6 +448,7 @@ async def add_chosen_locations(
                 request_id,
                 location_ids,
             )
+            await outbox.new_applications(None, request_id, location_ids)
     return await _result(AddChosenLocationsPayload, request_id, grant, errors)
 
 
