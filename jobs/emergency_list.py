@@ -14,8 +14,9 @@ notifications. Rules, for reference date `today` and `settings.emergency_days` (
 - "notified_requests" / "messages": every stamped request not yet notified is announced
   to the staff of every provider location in its residence municipality and in the
   municipalities of its chosen locations. One message per location and staff member per
-  batch says how many requests entered the list (no personal data); the request is then
-  marked `emergency_notified_at` in the same transaction, so it is announced once, ever.
+  batch (of up to 100,000 requests, so in practice one per run) says how many requests
+  entered the list (no personal data); the request is then marked
+  `emergency_notified_at` in the same transaction, so it is announced once, ever.
 
 Each rule runs in batches of `batch_size` requests (one statement per batch); a dry run
 does every rule in one transaction that is rolled back, so its counts are exact.
@@ -96,6 +97,9 @@ NOTIFY = f"""
     SELECT (SELECT count(*) FROM marked) AS requests, (SELECT count(*) FROM sent) AS messages"""
 
 
+NOTIFY_BATCH = 100_000
+
+
 def _rows(status: str) -> int:
     """Rows of an `UPDATE n` status."""
     return int(status.rsplit(" ", 1)[-1])
@@ -139,10 +143,13 @@ async def emergency_list(ctx: JobContext) -> None:
                 ctx.advance(rows)
             if rows < ctx.batch_size:
                 break
+    # Announcements go in large batches: each batch is one message per location and staff
+    # member, so a backlog (the first run) should not split a location's count in many.
+    notify_limit = max(ctx.batch_size, NOTIFY_BATCH)
     while True:
         async with ctx.batch() as conn:
-            row = await conn.fetchrow(NOTIFY, ctx.today, limit)
+            row = await conn.fetchrow(NOTIFY, ctx.today, notify_limit)
             ctx.count("notified_requests", row["requests"])
             ctx.count("messages", row["messages"])
-        if row["requests"] < ctx.batch_size:
+        if row["requests"] < notify_limit:
             break

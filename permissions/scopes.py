@@ -4,6 +4,10 @@ Resolvers start every read of dossier data from these sets ("load only what the
 viewer may see first"); rows outside them do not exist for the viewer. Each grant is
 one indexed branch of a UNION, labelled with the grant it stands for, so the access
 log can say which grant a read used.
+
+A dossier the retention job anonymised (`household.anonymised_at`) exists for no one:
+every branch requires it live, and an anonymised child is left out of every child
+condition (also inside a live dossier: a younger sibling may keep it open).
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ def selected_condition(application: str, request: str, locations: str) -> str:
         AND {application}.status IN {OPEN_APPLICATION_STATUSES_SQL} AND {request}.status = 'OPEN'"""
 
 
+def live(table: str) -> str:
+    """SQL: the household or child `table` is not anonymised."""
+    return f"{table}.anonymised_at IS NULL"
+
+
 def _enrolled(enrolment: str, locations: str, retention_years: str) -> str:
     """SQL: the child is or was enrolled at one of `locations`, within retention (b)."""
     return f"""{enrolment}.location_id = ANY({locations}::uuid[])
@@ -70,19 +79,22 @@ def _branches(
         return [
             (
                 Grant.OWN_HOUSEHOLD,
-                f"SELECT household_id FROM parent WHERE user_id = {uid}",
+                f"""SELECT p.household_id FROM parent p
+                    JOIN household h ON h.id = p.household_id
+                    WHERE p.user_id = {uid} AND {live("h")}""",
             )
         ]
     if role is Role.ADMIN:
-        return [(Grant.ADMIN, "SELECT id AS household_id FROM household")]
+        return [(Grant.ADMIN, f"SELECT id AS household_id FROM household h WHERE {live('h')}")]
     if role is Role.TOELEIDER:
         orgs = p.add(list(viewer.referral_organisation_ids))
         return [
             (
                 Grant.ACTIVE_MANDATE,
-                f"""SELECT household_id FROM mandate
-                    WHERE referral_organisation_id = ANY({orgs}::uuid[])
-                      AND revoked_at IS NULL""",
+                f"""SELECT md.household_id FROM mandate md
+                    JOIN household h ON h.id = md.household_id
+                    WHERE md.referral_organisation_id = ANY({orgs}::uuid[])
+                      AND md.revoked_at IS NULL AND {live("h")}""",
             )
         ]
     if role is Role.LOKET:
@@ -90,13 +102,14 @@ def _branches(
         return [
             (
                 Grant.COUNTER_REGION,
-                f"""SELECT id AS household_id FROM household
-                    WHERE municipality_id = ANY({munis}::text[])
+                f"""SELECT id AS household_id FROM household h
+                    WHERE municipality_id = ANY({munis}::text[]) AND {live("h")}
                     UNION
                     SELECT r.household_id FROM care_request r
+                    JOIN household h ON h.id = r.household_id
                     JOIN application a ON a.request_id = r.id
                     JOIN provider_location l ON l.id = a.location_id
-                    WHERE l.municipality_id = ANY({munis}::text[])""",
+                    WHERE l.municipality_id = ANY({munis}::text[]) AND {live("h")}""",
             )
         ]
     if role is Role.PROVIDER:
@@ -107,12 +120,15 @@ def _branches(
                 Grant.PROVIDER_SELECTED,
                 f"""SELECT r.household_id FROM application a
                     JOIN care_request r ON r.id = a.request_id
-                    WHERE {selected_condition("a", "r", locs)}""",
+                    JOIN household h ON h.id = r.household_id
+                    WHERE {selected_condition("a", "r", locs)} AND {live("h")}""",
             ),
             (
                 Grant.PROVIDER_ENROLLED,
                 f"""SELECT c.household_id FROM enrolment e JOIN child c ON c.id = e.child_id
-                    WHERE {_enrolled("e", locs, retention)}""",
+                    JOIN household h ON h.id = c.household_id
+                    WHERE {_enrolled("e", locs, retention)} AND {live("c")}
+                      AND {live("h")}""",
             ),
         ]
         if not write:
@@ -123,7 +139,8 @@ def _branches(
                     Grant.PROVIDER_EMERGENCY,
                     f"""SELECT r.household_id FROM care_request r
                         JOIN household eh ON eh.id = r.household_id
-                        WHERE {emergency_condition("r", "eh", f"{munis}::text[]", days)}""",
+                        WHERE {emergency_condition("r", "eh", f"{munis}::text[]", days)}
+                          AND {live("eh")}""",
                 )
             )
         return branches
@@ -133,7 +150,9 @@ def _branches(
             (
                 Grant.SICK_CHILD_SERVICE,
                 f"""SELECT c.household_id FROM service_record s JOIN child c ON c.id = s.child_id
-                    WHERE s.service_id = ANY({services}::uuid[])""",
+                    JOIN household h ON h.id = c.household_id
+                    WHERE s.service_id = ANY({services}::uuid[]) AND {live("c")}
+                      AND {live("h")}""",
             )
         ]
     return []
@@ -171,7 +190,8 @@ def visible_children_condition(
     """SQL condition on `child`: which children of a reachable dossier the viewer sees.
 
     Providers see only the children their grant is about; sick-child services only the
-    children who used the service; every other grant covers the whole dossier.
+    children who used the service; every other grant covers the whole dossier. An
+    anonymised child exists for no one.
     """
     role = viewer.effective_role
     if role is Role.PROVIDER:
@@ -179,19 +199,21 @@ def visible_children_condition(
         retention = p.add(settings.retention_years)
         munis = p.add(list(viewer.location_municipalities))
         days = p.add(emergency_days)
-        return f"""(EXISTS (SELECT 1 FROM care_request r JOIN application a ON a.request_id = r.id
+        return f"""({live(child)} AND (EXISTS (SELECT 1 FROM care_request r
+                           JOIN application a ON a.request_id = r.id
                            WHERE r.child_id = {child}.id AND {selected_condition("a", "r", locs)})
                  OR EXISTS (SELECT 1 FROM enrolment e WHERE e.child_id = {child}.id
                             AND {_enrolled("e", locs, retention)})
                  OR EXISTS (SELECT 1 FROM care_request r JOIN household eh
                               ON eh.id = r.household_id
                             WHERE r.child_id = {child}.id AND
-                            {emergency_condition("r", "eh", f"{munis}::text[]", days)}))"""
+                            {emergency_condition("r", "eh", f"{munis}::text[]", days)})))"""
     if role is Role.SICK_CHILD_SERVICE:
         services = p.add(list(viewer.sick_child_service_ids))
-        return f"""EXISTS (SELECT 1 FROM service_record s WHERE s.child_id = {child}.id
-                           AND s.service_id = ANY({services}::uuid[]))"""
-    return "true"
+        return f"""({live(child)} AND EXISTS (SELECT 1 FROM service_record s
+                           WHERE s.child_id = {child}.id
+                           AND s.service_id = ANY({services}::uuid[])))"""
+    return live(child)
 
 
 def visible_applications_condition(viewer: Viewer, p: Params, application: str) -> str:

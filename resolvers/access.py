@@ -17,14 +17,19 @@ from permissions.viewer import Viewer
 from resolvers.validation import Errors
 from schema.common import decode_cursor
 
-# The dossier each kind of object belongs to (constant SQL, one parameter).
+# The dossier each kind of object belongs to (constant SQL, one parameter). An anonymised
+# child, with its requests and their applications, belongs to none (an anonymised dossier
+# is left out by the grants themselves).
 _HOUSEHOLD_OF = {
     "household": "SELECT id AS household_id FROM household WHERE id = $1",
     "parent": "SELECT household_id FROM parent WHERE id = $1",
-    "child": "SELECT household_id FROM child WHERE id = $1",
-    "request": "SELECT household_id FROM care_request WHERE id = $1",
+    "child": "SELECT household_id FROM child WHERE id = $1 AND anonymised_at IS NULL",
+    "request": """SELECT r.household_id FROM care_request r JOIN child c ON c.id = r.child_id
+                  WHERE r.id = $1 AND c.anonymised_at IS NULL""",
     "application": """SELECT r.household_id FROM application a
-                      JOIN care_request r ON r.id = a.request_id WHERE a.id = $1""",
+                      JOIN care_request r ON r.id = a.request_id
+                      JOIN child c ON c.id = r.child_id
+                      WHERE a.id = $1 AND c.anonymised_at IS NULL""",
     "mandate": "SELECT household_id FROM mandate WHERE id = $1",
 }
 

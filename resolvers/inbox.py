@@ -4,6 +4,9 @@ municipality, filtered in SQL and ranked by the priority engine (`resolvers.prio
 All candidates of the location are loaded in one statement with the features the rules
 need, ranked in Python (the rules are small pure functions), and only the page is then
 built: four statements per request whatever the page size or the inbox size.
+
+An open request never belongs to an anonymised child or dossier (`jobs.retention` leaves
+those alone); the candidates exclude them all the same, as every grant does.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ JOIN child c ON c.id = r.child_id
 {parents}
 CROSS JOIN LATERAL (SELECT age(r.desired_start_date, coalesce(c.birth_date,
         c.expected_birth_date, r.desired_start_date)) AS at_start) ag
-WHERE {filters}"""
+WHERE h.anonymised_at IS NULL AND c.anonymised_at IS NULL AND {filters}"""
 
 
 def family_features(household: str, child: str, loc: str) -> str:

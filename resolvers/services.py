@@ -1,7 +1,8 @@
 """The sick-child service's search over the children it cared for, one scoped statement.
 
 Rows start from the service records of the viewer's service(s): a child without one
-does not exist here. The grant is always SICK_CHILD_SERVICE.
+does not exist here, nor does an anonymised child or dossier (`jobs.retention`). The
+grant is always SICK_CHILD_SERVICE.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ SERVICE_CHILDREN_SQL = """SELECT c.id, c.household_id, c.first_name, c.last_name
           WHERE s.child_id = c.id AND s.service_id = ANY({services}::uuid[])
           ORDER BY s.service_date) AS service_dates
 FROM child c
+JOIN household h ON h.id = c.household_id AND h.anonymised_at IS NULL
 LEFT JOIN LATERAL (SELECT ap.id, ap.first_name, ap.last_name, ap.street, ap.postal_code,
                           ap.municipality_id
                    FROM parent ap WHERE ap.household_id = c.household_id
@@ -43,6 +45,7 @@ LEFT JOIN LATERAL (SELECT ap.id, ap.first_name, ap.last_name, ap.street, ap.post
 LEFT JOIN municipality pm ON pm.nis_code = p.municipality_id
 WHERE c.id IN (SELECT s.child_id FROM service_record s
                WHERE s.service_id = ANY({services}::uuid[]))
+  AND c.anonymised_at IS NULL
 {search}{after}
 ORDER BY c.id
 LIMIT {limit}"""

@@ -144,9 +144,22 @@ class Migration(migrations.Migration):
                 "CREATE INDEX provider_location_municipality_idx "
                 "ON provider_location (municipality_id)",
                 "CREATE INDEX membership_provider_organisation_idx "
-                "ON membership (provider_organisation_id) WHERE revoked_at IS NULL",
+                "ON membership (provider_organisation_id) "
+                "WHERE revoked_at IS NULL AND provider_organisation_id IS NOT NULL",
                 "CREATE INDEX membership_provider_location_idx "
-                "ON membership (provider_location_id) WHERE revoked_at IS NULL",
+                "ON membership (provider_location_id) "
+                "WHERE revoked_at IS NULL AND provider_location_id IS NOT NULL",
+                # The retention job walks dossiers not yet anonymised in creation order,
+                # and deletes what a closed account leaves.
+                "CREATE INDEX child_retention_walk_idx ON child (created_at, id) "
+                "WHERE anonymised_at IS NULL",
+                "CREATE INDEX household_retention_walk_idx ON household (created_at, id) "
+                "WHERE anonymised_at IS NULL",
+                "CREATE INDEX outbox_recipient_pending_idx ON outbox (recipient_id) "
+                "WHERE status = 'PENDING'",
+                "CREATE INDEX saved_search_user_idx ON saved_search (user_id)",
+                "CREATE INDEX care_request_emergency_idx ON care_request (id) "
+                "WHERE emergency_since IS NOT NULL",
                 "CREATE INDEX membership_user_idx ON membership (user_id)",
             ],
             [
@@ -157,6 +170,11 @@ class Migration(migrations.Migration):
                 "DROP INDEX membership_provider_organisation_idx",
                 "DROP INDEX membership_provider_location_idx",
                 "DROP INDEX membership_user_idx",
+                "DROP INDEX child_retention_walk_idx",
+                "DROP INDEX household_retention_walk_idx",
+                "DROP INDEX outbox_recipient_pending_idx",
+                "DROP INDEX saved_search_user_idx",
+                "DROP INDEX care_request_emergency_idx",
             ],
         ),
     ]
