@@ -164,9 +164,7 @@ class Authenticate:
             await refused(scope, receive, send)
             return
         except RoleSelectionError as e:
-            await _error(403 if e.code == "ROLE_NOT_HELD" else 400, e.code, str(e))(
-                scope, receive, send
-            )
+            await _error(e.status, e.code, str(e))(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
         started = False

@@ -371,6 +371,28 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement_record(args: argparse.Namespace) -> int:
+    """Record an agreement, e.g. the first admin's confidentiality agreement."""
+    from loket.db import service_database_url
+    from resolvers.agreements import record_command
+
+    return int(asyncio.run(_with_orm(service_database_url(), lambda: record_command(args))))
+
+
+def cmd_agreement_list(args: argparse.Namespace) -> int:
+    from loket.db import service_database_url
+    from resolvers.agreements import list_command
+
+    return int(asyncio.run(_with_orm(service_database_url(), lambda: list_command(args))))
+
+
+def cmd_privacy_report(args: argparse.Namespace) -> int:
+    """Print (or write to docs/) the processing register generated from the policy."""
+    from loket.privacy_report import cmd_privacy_report as run
+
+    return run(args)
+
+
 def _start_worker_beside(url: str) -> None:
     """`loket worker` as a child process of the service, stopped when the service stops."""
     import atexit
@@ -461,6 +483,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_jobs_run)
     jsub.add_parser("list", help="jobs, schedules, last runs").set_defaults(func=cmd_jobs_list)
+
+    agreement = sub.add_parser("agreement", help="processing and confidentiality agreements")
+    asub = agreement.add_subparsers(dest="agreement_command", required=True)
+    record = asub.add_parser("record", help="record a signed agreement (e.g. the first admin's)")
+    record.add_argument("kind", choices=["processing", "confidentiality"])
+    party = record.add_mutually_exclusive_group(required=True)
+    party.add_argument("--user", help="email or id of the person (CONFIDENTIALITY)")
+    party.add_argument("--provider-organisation", help="provider organisation id")
+    party.add_argument("--referral-organisation", help="referral organisation id")
+    party.add_argument("--sick-child-service", help="sick-child service id")
+    party.add_argument("--counter", help="counter id")
+    record.add_argument("--version", required=True, help="version of the agreement's text")
+    record.add_argument("--signed-on", help="YYYY-MM-DD: first day in force (default: today)")
+    record.add_argument("--ends-on", help="YYYY-MM-DD: last day in force (default: open-ended)")
+    record.set_defaults(func=cmd_agreement_record)
+    alist = asub.add_parser("list", help="agreements, soonest-ending first, and who lacks one")
+    alist.add_argument("--expiring-within", type=int, metavar="DAYS")
+    alist.set_defaults(func=cmd_agreement_list)
+
+    report = sub.add_parser(
+        "privacy-report", help="print the processing register (who sees which data, how long)"
+    )
+    report.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    report.add_argument(
+        "--write", action="store_true", help="write docs/privacy-register.md and .json instead"
+    )
+    report.set_defaults(func=cmd_privacy_report)
     return parser
 
 

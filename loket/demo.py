@@ -27,6 +27,7 @@ from models.households import (
     RelationToChild,
     WorkSituation,
 )
+from models.privacy import Agreement, AgreementKind
 from models.providers import (
     LastMinutePlace,
     LocationKind,
@@ -335,6 +336,8 @@ ENROLMENTS = (("lena", "speelboom", -150),)
 SERVICE_RECORDS = (("lena", SICK_SERVICE, -21),)
 
 EMERGENCY_DAYS = 60
+# The version of the demo's processor and confidentiality agreements.
+AGREEMENT_VERSION = "2025-1"
 
 
 def demo_rrn(birth: datetime.date, serial: int) -> Rrn:
@@ -368,12 +371,48 @@ async def load_reference_data() -> Region:
     return region
 
 
+async def load_demo_agreements(today: datetime.date) -> None:
+    """The agreements the demo staff need (a membership gives no access without them):
+    a processor agreement for every demo organisation, a confidentiality agreement for the
+    admin and the sick-child service staff. Only where the party has none yet, so a demo
+    database loaded before agreements conditioned access gets them too. One ends soon:
+    the admin sees it among the agreements that expire."""
+    signed_on = today - datetime.timedelta(days=400)
+    soon = ORGANISATIONS["maneblusser"]
+    parties: list[tuple[str, Any]] = [
+        ("provider_organisation", o)
+        for o in await ProviderOrganisation.filter(name__in=list(ORGANISATIONS.values()))
+    ]
+    parties += [("referral_organisation", o) for o in await ReferralOrganisation.filter(name=OCMW)]
+    parties += [("sick_child_service", s) for s in await SickChildService.filter(name=SICK_SERVICE)]
+    parties += [("counter", c) for c in await Counter.filter(name=COUNTER)]
+    for column, party in parties:
+        if not await Agreement.exists(**{column: party}):
+            await Agreement.create(
+                kind=AgreementKind.PROCESSING,
+                version=AGREEMENT_VERSION,
+                signed_on=signed_on,
+                ends_on=today + datetime.timedelta(days=45) if party.name == soon else None,
+                **{column: party},
+            )
+    staff = [e for e, _, role, _, _ in USERS if role in (Role.ADMIN, Role.SICK_CHILD_SERVICE)]
+    for user in await User.filter(email__in=staff):
+        if not await Agreement.exists(user=user):
+            await Agreement.create(
+                kind=AgreementKind.CONFIDENTIALITY,
+                version=AGREEMENT_VERSION,
+                signed_on=signed_on,
+                user=user,
+            )
+
+
 async def load_demo() -> bool:
-    """Load the demo data set in one transaction; False (and only the reference data
-    refreshed) if it is present already."""
+    """Load the demo data set in one transaction; False (and only the reference data and
+    missing demo agreements refreshed) if it is present already."""
     if await User.exists(email=ADMIN_EMAIL):
         async with in_transaction():
             await load_reference_data()
+            await load_demo_agreements(datetime.date.today())
         return False
     today = datetime.date.today()
     now = datetime.datetime.now(datetime.UTC)
@@ -427,6 +466,8 @@ async def load_demo() -> bool:
             )
             scope = {column: scopes[column][key]} if column and key else {}
             await Membership.create(user=users.get(email), role=role, **scope)
+
+        await load_demo_agreements(today)
 
         households: dict[str, Household] = {}
         parents: dict[str, Parent] = {}

@@ -101,6 +101,9 @@ class Settings:
     # Sign-ups per client IP per hour; token requests per client IP per 15 minutes.
     sign_ups_per_ip_per_hour: int = 20
     token_requests_per_ip: int = 100
+    # Breach reports and complaints (fileReport) per client IP and per account per hour.
+    reports_per_ip_per_hour: int = 10
+    reports_per_account_per_hour: int = 5
     # Applications still pending this many days after they were made are flagged as
     # unanswered (inbox, counter overview); an offer without a deadline gets this many
     # days for the family to reply.
@@ -203,6 +206,8 @@ def load() -> Settings:
         public_url=_env("LOKET_PUBLIC_URL", "http://127.0.0.1:8000") or "http://127.0.0.1:8000",
         sign_ups_per_ip_per_hour=int(_env("LOKET_SIGN_UPS_PER_IP_PER_HOUR", "20") or 20),
         token_requests_per_ip=int(_env("LOKET_TOKEN_REQUESTS_PER_IP", "100") or 100),
+        reports_per_ip_per_hour=int(_env("LOKET_REPORTS_PER_IP_PER_HOUR", "10") or 10),
+        reports_per_account_per_hour=int(_env("LOKET_REPORTS_PER_ACCOUNT_PER_HOUR", "5") or 5),
         answer_days=int(_env("LOKET_ANSWER_DAYS", "30") or 30),
         offer_reply_days=int(_env("LOKET_OFFER_REPLY_DAYS", "14") or 14),
         # (0 is a meaningful value for these three: no `or default` after the conversion)

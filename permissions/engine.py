@@ -20,6 +20,7 @@ from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from models.accounts import Role
+from permissions.agreements import AGREEMENT_MISSING
 from permissions.policy import POLICY, Ability, allowed_for_role
 from permissions.viewer import Viewer
 
@@ -27,10 +28,23 @@ FORBIDDEN = "FORBIDDEN"
 
 
 class Forbidden(GraphQLError):
-    """An expected denial: carries the stable code FORBIDDEN and never any data."""
+    """An expected denial: carries the stable code FORBIDDEN and never any data; `reason`
+    (e.g. AGREEMENT_MISSING) says why when the viewer can do something about it."""
 
-    def __init__(self, message: str = "not allowed for this viewer") -> None:
-        super().__init__(message, extensions={"code": FORBIDDEN})
+    def __init__(
+        self, message: str = "not allowed for this viewer", reason: str | None = None
+    ) -> None:
+        extensions = (
+            {"code": FORBIDDEN} if reason is None else {"code": FORBIDDEN, "reason": reason}
+        )
+        super().__init__(message, extensions=extensions)
+
+
+def denial_reason(viewer: Viewer) -> str | None:
+    """AGREEMENT_MISSING for a viewer whose roles all wait for an agreement in force."""
+    if viewer.role is None and viewer.roles_without_agreement:
+        return AGREEMENT_MISSING
+    return None
 
 
 @dataclass
@@ -109,6 +123,7 @@ class PolicyExecutor(StrawberryGraphQLCoreExecutionContext):
         self._denied: dict[str, frozenset[str]] = context.field_policy.denied_for(context.viewer)
         self._personal: dict[str, dict[str, str]] = context.field_policy.personal
         self._audit: AccessAudit | None = context.audit
+        self._reason = denial_reason(context.viewer)
 
     def execute_field(  # type: ignore[override]
         self,
@@ -124,7 +139,10 @@ class PolicyExecutor(StrawberryGraphQLCoreExecutionContext):
             field_name = field_details_list[0].node.name.value
             if field_name in denied:
                 self.handle_field_error(
-                    Forbidden(), parent_type.fields[field_name].type, field_details_list, path
+                    Forbidden(reason=self._reason),
+                    parent_type.fields[field_name].type,
+                    field_details_list,
+                    path,
                 )
                 return None
         audit = self._audit

@@ -82,6 +82,10 @@ class Ability(StrEnum):
     DOSSIER_GUIDANCE = "DOSSIER_GUIDANCE"
     MANDATES = "MANDATES"
     CONSENTS = "CONSENTS"
+    ACCESS_LOG = "ACCESS_LOG"
+    DISCLOSURES = "DISCLOSURES"
+    DISCLOSURE_NOTICES = "DISCLOSURE_NOTICES"
+    DISCLOSURE_REGISTER = "DISCLOSURE_REGISTER"
     # Entry points and actions.
     SIGNED_IN = "SIGNED_IN"
     OWN_DOSSIER = "OWN_DOSSIER"
@@ -114,6 +118,10 @@ class Ability(StrEnum):
     MANAGE_INTEGRATORS = "MANAGE_INTEGRATORS"
     TREND_STATISTICS = "TREND_STATISTICS"
     JOB_RUNS = "JOB_RUNS"
+    PRIVACY_REPORT = "PRIVACY_REPORT"
+    MANAGE_AGREEMENTS = "MANAGE_AGREEMENTS"
+    MANAGE_REPORTS = "MANAGE_REPORTS"
+    OWN_REPORTS = "OWN_REPORTS"
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,32 @@ POLICY: dict[Ability, Rule] = {
     Ability.DOSSIER_GUIDANCE: _read("next steps and deadlines of a dossier", *_FAMILY),
     Ability.MANDATES: _read("the mandates given to referral organisations", *_FAMILY),
     Ability.CONSENTS: _read("a parent's consent ledger", Grant.OWN_HOUSEHOLD, Grant.ADMIN),
+    # The family's own view of who read their dossier; nobody else reads it.
+    Ability.ACCESS_LOG: _read(
+        "who read the dossier's personal data: organisation and role (never the staff "
+        "member), when, which fields, under which grant; reads for a secret legal disclosure "
+        "left out",
+        Grant.OWN_HOUSEHOLD,
+    ),
+    # Not personal: the register names categories of data, not the data, and logging an
+    # admin's read of it would tell the family of a secret disclosure.
+    Ability.DISCLOSURES: _read(
+        "a legal disclosure to an authority: which authority, legal basis, what, when",
+        Grant.OWN_HOUSEHOLD,
+        Grant.ADMIN,
+        personal=False,
+    ),
+    Ability.DISCLOSURE_NOTICES: _read(
+        "the legal disclosures of one's own dossier that are not (or no longer) secret",
+        Grant.OWN_HOUSEHOLD,
+        personal=False,
+    ),
+    Ability.DISCLOSURE_REGISTER: _act(
+        "the legal disclosure register: record disclosures with the admin's reads made for "
+        "them, lift their secrecy, list them with their secrecy flag",
+        Role.ADMIN,
+        grants=(Grant.ADMIN,),
+    ),
     Ability.SIGNED_IN: _act("any signed-in user", *Role),
     Ability.OWN_DOSSIER: _act("the signed-in parent's own dossier", Role.PARENT),
     Ability.LIST_DOSSIERS: _act(
@@ -312,6 +346,25 @@ POLICY: dict[Ability, Rule] = {
     ),
     Ability.JOB_RUNS: _act(
         "the recorded runs of the jobs: when, which rule, how many rows", Role.ADMIN
+    ),
+    Ability.PRIVACY_REPORT: _act(
+        "the processing register computed from this policy: who may see which personal data "
+        "under which grant, and how long it is kept",
+        Role.ADMIN,
+    ),
+    Ability.MANAGE_AGREEMENTS: _act(
+        "record, end and list the processing and confidentiality agreements that condition "
+        "access, and see who lacks one",
+        Role.ADMIN,
+    ),
+    # Filing a report is public (anyone, anonymous included): see Mutation.fileReport.
+    Ability.MANAGE_REPORTS: _act(
+        "data-breach reports and complaints: read them with their notes, triage, annotate, "
+        "record the notification of the supervisory authority, close",
+        Role.ADMIN,
+    ),
+    Ability.OWN_REPORTS: _act(
+        "the status and closing note of the reports one filed oneself while signed in", *Role
     ),
 }
 

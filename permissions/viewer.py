@@ -1,8 +1,10 @@
 """Who is asking: the user behind a token, the role they act in, and their scope ids.
 
 Memberships are read from the database on every request, so revoking one takes effect
-at once. A user holding several roles chooses one per request (`X-Loket-Role`); the
-grants of one role never mix with another's.
+at once. A membership counts only while the agreements its role needs are in force today
+(`permissions.agreements`): without them it is treated as absent, so an agreement that
+ends removes the access on the next request. A user holding several roles chooses one
+per request (`X-Loket-Role`); the grants of one role never mix with another's.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.accounts import Role
+from permissions.agreements import AGREEMENT_MISSING, membership_in_force
 
 
 class RoleSelectionError(Exception):
-    """The request names a role the user does not hold, or must name one."""
+    """The request names a role the user does not hold (403), or whose agreement is not
+    in force (403, AGREEMENT_MISSING), or an unknown role, or must name one (400)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+        self.status = 403 if code in ("ROLE_NOT_HELD", AGREEMENT_MISSING) else 400
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class Viewer:
     location_municipalities: tuple[str, ...] = ()
     referral_organisation_ids: tuple[uuid.UUID, ...] = ()
     sick_child_service_ids: tuple[uuid.UUID, ...] = ()
+    # Roles the user holds only through memberships whose agreement is not in force:
+    # they give nothing; denials say AGREEMENT_MISSING when no other role is in force.
+    roles_without_agreement: tuple[Role, ...] = ()
 
     @property
     def authenticated(self) -> bool:
@@ -48,9 +56,9 @@ class Viewer:
 
 ANONYMOUS = Viewer()
 
-_VIEWER_SQL = """
+_VIEWER_SQL = f"""
 SELECT u.id, u.email, m.role, m.counter_id, m.referral_organisation_id,
-       m.sick_child_service_id,
+       m.sick_child_service_id, {membership_in_force()} AS in_force,
        ARRAY(SELECT cm.municipality_id FROM counter_municipality cm
              WHERE cm.counter_id = m.counter_id) AS counter_munis,
        ARRAY(SELECT l.id FROM provider_location l
@@ -66,17 +74,27 @@ WHERE u.id = $1 AND u.is_active
 
 
 async def load_viewer(conn: Any, user_id: uuid.UUID, requested_role: str | None) -> Viewer | None:
-    """One query: the active user and the memberships of the role they act in."""
+    """One query: the active user and the memberships of the role they act in, each
+    with whether its agreements are in force today (those not in force count as absent)."""
     rows = await conn.fetch(_VIEWER_SQL, user_id)
     if not rows:
         return None
-    held = [r for r in rows if r["role"] is not None]
+    held = [r for r in rows if r["role"] is not None and r["in_force"]]
     roles = tuple(sorted({Role(r["role"]) for r in held}))
+    without_agreement = tuple(
+        sorted({Role(r["role"]) for r in rows if r["role"] is not None} - set(roles))
+    )
     if requested_role:
         try:
             role: Role | None = Role(requested_role)
         except ValueError:
             raise RoleSelectionError("UNKNOWN_ROLE", "X-Loket-Role names no known role") from None
+        if role in without_agreement:
+            raise RoleSelectionError(
+                AGREEMENT_MISSING,
+                "the agreement the requested role needs (processing agreement of the "
+                "organisation, or the user's confidentiality agreement) is not in force",
+            )
         if role not in roles:
             raise RoleSelectionError("ROLE_NOT_HELD", "the user does not hold the requested role")
     elif len(roles) > 1:
@@ -104,4 +122,5 @@ async def load_viewer(conn: Any, user_id: uuid.UUID, requested_role: str | None)
         sick_child_service_ids=tuple(
             sorted({r["sick_child_service_id"] for r in mine if r["sick_child_service_id"]})
         ),
+        roles_without_agreement=without_agreement,
     )

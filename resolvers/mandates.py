@@ -39,6 +39,7 @@ from resolvers.access import (
     write_grant,
 )
 from resolvers.households import check_residence, load_household, validate_child, validate_parent
+from resolvers.transparency import REVOKED_BY_SQL, mandate_history
 from resolvers.validation import Errors
 from schema.directives import arg
 from schema.mandates import (
@@ -66,9 +67,10 @@ Key = tuple[uuid.UUID, str]
 
 # An ONLINE mandate's consent is given when the parent grants it, so an older row without
 # `consent_given_at` reports its grant time.
-MANDATE_SQL = """SELECT m.id, m.household_id, m.granted_at, m.consent_method,
+MANDATE_SQL = f"""SELECT m.id, m.household_id, m.granted_at, m.consent_method,
     coalesce(m.consent_given_at, m.granted_at) AS consent_given_at, m.consent_note,
-    m.revoked_at, o.id AS org_id, o.name AS org_name, o.kind AS org_kind
+    m.revoked_at, o.id AS org_id, o.name AS org_name, o.kind AS org_kind,
+    {REVOKED_BY_SQL}
 FROM mandate m JOIN referral_organisation o ON o.id = m.referral_organisation_id"""
 
 WORKER_SQL = """SELECT u.id, u.email, u.display_name, m.created_at AS added_at,
@@ -101,6 +103,7 @@ def mandate_from_row(r: Any, grant: str) -> Mandate:
         consent_note=r["consent_note"],
         active=r["revoked_at"] is None,
         revoked_at=r["revoked_at"],
+        history=mandate_history(r),
     )
 
 

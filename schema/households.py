@@ -22,13 +22,14 @@ from models.households import RelationToChild as RelationToChildModel
 from models.households import WorkSituation as WorkSituationModel
 from permissions.policy import Ability
 from schema.common import UserError
-from schema.directives import guarded, input_field, public, rrn_input_field
+from schema.directives import arg, guarded, input_field, public, rrn_input_field
 from schema.regions import Municipality
 
 if TYPE_CHECKING:
     from schema.consents import Consent
     from schema.mandates import Mandate
     from schema.requests import CareRequest, NextStep
+    from schema.transparency import AccessLogConnection, Disclosure
 
 strawberry.enum(
     WorkSituationModel, name="WorkSituation", description="What a parent does (priority rules)."
@@ -204,6 +205,37 @@ class Household:
         self, info: Info
     ) -> list[Annotated[Consent, strawberry.lazy("schema.consents")]] | None:
         return await info.context.loaders.consents.load((self.household_id, self.grant))
+
+    # Only a parent reaches these, and only their own (one) dossier: one statement each,
+    # whatever the page size, without a DataLoader.
+    @guarded(
+        Ability.ACCESS_LOG,
+        "Who read this dossier's personal data, newest first: each read by someone other than "
+        "its parents, and each uniqueness check about its children, with the organisation and "
+        "role (never the staff member), the grant, the fields and when. Reads made for a "
+        "secret legal disclosure are left out.",
+    )
+    async def access_log(
+        self,
+        info: Info,
+        first: Annotated[int, arg("Page size (1-100).", reason="pagination")] = 20,
+        after: Annotated[str | None, arg("Cursor to continue after.", reason="pagination")] = None,
+    ) -> Annotated[AccessLogConnection, strawberry.lazy("schema.transparency")] | None:
+        from resolvers.transparency import access_log
+
+        return await access_log(info, self.household_id, self.grant, first, after)
+
+    @guarded(
+        Ability.DISCLOSURE_NOTICES,
+        "Disclosures of this dossier's data to authorities (police, justice, tax) that are not "
+        "kept secret, newest first.",
+    )
+    async def disclosures(
+        self, info: Info
+    ) -> list[Annotated[Disclosure, strawberry.lazy("schema.transparency")]] | None:
+        from resolvers.transparency import household_disclosures
+
+        return await household_disclosures(info, self.household_id, self.grant)
 
 
 @strawberry.input(description="A parent's data, as entered by the parent.")

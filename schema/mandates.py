@@ -18,6 +18,7 @@ from permissions.policy import Ability
 from schema.common import UserError
 from schema.directives import guarded, input_field, public
 from schema.households import ChildInput, FamilySituation, Household, ParentInput
+from schema.transparency import MandateEvent
 
 strawberry.enum(
     ReferralKindModel,
@@ -94,6 +95,11 @@ class Mandate:
     active: bool | None = guarded(Ability.MANDATES, "Whether the mandate is in force now.")
     revoked_at: datetime.datetime | None = guarded(
         Ability.MANDATES, "When the mandate was revoked; null while active."
+    )
+    history: list[MandateEvent] | None = guarded(
+        Ability.MANDATES,
+        "Its grant and, once ended, its revocation, oldest first, each with who recorded it "
+        "(role and organisation, never a staff member's name).",
     )
 
 

@@ -35,12 +35,16 @@ from resolvers import (
     integrators,
     mandates,
     providers,
+    reports,
     requests,
     searches,
     services,
     statistics,
     uniqueness,
 )
+from resolvers import agreements as agreement_resolvers
+from resolvers import transparency as transparency_resolvers
+from resolvers.privacy_report import privacy_report_resolver
 from schema.directives import guarded, guarded_mutation, public, public_mutation
 from schema.limits import (
     TOO_MANY_TOKENS,
@@ -165,6 +169,51 @@ class Query:
         Ability.JOB_RUNS,
         "The recorded runs of the jobs, newest first: when, how it went, rows per rule.",
         resolver=statistics.job_runs,
+    )
+    disclosures = guarded(
+        Ability.DISCLOSURE_REGISTER,
+        "The legal disclosure register of a dossier: every disclosure to an authority, secret "
+        "ones included, newest first, with the reads linked to it; null for an unknown dossier.",
+        resolver=transparency_resolvers.disclosures,
+    )
+    disclosable_reads = guarded(
+        Ability.DISCLOSURE_REGISTER,
+        "The signed-in admin's own reads of a dossier not yet linked to a disclosure, newest "
+        "first: what recordDisclosure can link. Null for an unknown dossier.",
+        resolver=transparency_resolvers.disclosable_reads,
+    )
+    agreements = guarded(
+        Ability.MANAGE_AGREEMENTS,
+        "Processing and confidentiality agreements, the soonest-ending first (open-ended "
+        "ones last), with their party's name and whether they are in force today; "
+        "`expiringWithinDays` lists those in force that expire soon.",
+        resolver=agreement_resolvers.agreements,
+    )
+    parties_without_agreement = guarded(
+        Ability.MANAGE_AGREEMENTS,
+        "Organisations and people holding active memberships without the agreement those "
+        "need in force: their memberships give no access until one is recorded.",
+        resolver=agreement_resolvers.parties_without_agreement,
+    )
+    privacy_report = guarded(
+        Ability.PRIVACY_REPORT,
+        "The processing register: who can see which personal data under which grant, and how "
+        "long it is kept, computed from the policies this service enforces.",
+        resolver=privacy_report_resolver,
+    )
+    my_reports = guarded(
+        Ability.OWN_REPORTS,
+        "The reports the signed-in user filed, newest first: status and closing note only.",
+        resolver=reports.my_reports,
+    )
+    # Last of the class: below it, `reports` in this class body names this field, not the module.
+    reports = guarded(
+        Ability.MANAGE_REPORTS,
+        "Data-breach reports and complaints with their notes: open ones first, then triaged, "
+        "then closed, oldest first within each. A breach shows its 72-hour notification "
+        "deadline, whether it is overdue and the hours left. Texts are plain text: show "
+        "them as text, never as HTML.",
+        resolver=reports.reports,
     )
 
 
@@ -391,6 +440,60 @@ class Mutation:
         Ability.MANAGE_INTEGRATORS,
         "Revoke a manifest: its operations stop working for the client.",
         resolver=integrators.revoke_manifest_resolver,
+    )
+    record_disclosure = guarded_mutation(
+        Ability.DISCLOSURE_REGISTER,
+        "Record a disclosure of a dossier's data to an authority (police, justice, tax) in the "
+        "register, with the admin's own reads of the dossier made for it. A secret one is "
+        "hidden from the family, with those reads, until its secrecy is lifted.",
+        resolver=transparency_resolvers.record_disclosure,
+    )
+    update_disclosure = guarded_mutation(
+        Ability.DISCLOSURE_REGISTER,
+        "Lift a disclosure's secrecy (the family then sees it and its reads), or link more of "
+        "the admin's own reads of the dossier to it.",
+        resolver=transparency_resolvers.update_disclosure,
+    )
+    record_agreement = guarded_mutation(
+        Ability.MANAGE_AGREEMENTS,
+        "Record a signed processing agreement (with an organisation) or confidentiality "
+        "agreement (with a person); the roles that need it give access from its first day.",
+        resolver=agreement_resolvers.record_agreement_resolver,
+    )
+    end_agreement = guarded_mutation(
+        Ability.MANAGE_AGREEMENTS,
+        "Set the last day an agreement is in force; a day before today removes the access "
+        "it gives at once.",
+        resolver=agreement_resolvers.end_agreement,
+    )
+    file_report = public_mutation(
+        "Report a suspected data breach or file a complaint, signed in or anonymously. "
+        "Limited per client IP and per account per hour (RATE_LIMITED); the text is plain "
+        "text of 10 to 5000 characters. Answers with the report's reference only.",
+        reason="anyone may report a data breach or complain (MISSION.md section 1, anonymous)",
+        resolver=reports.file_report,
+    )
+    triage_report = guarded_mutation(
+        Ability.MANAGE_REPORTS,
+        "Assess a report that is not closed: its severity, and a note. OPEN becomes TRIAGED.",
+        resolver=reports.triage_report,
+    )
+    add_report_note = guarded_mutation(
+        Ability.MANAGE_REPORTS,
+        "Add a note to a report that is not closed.",
+        resolver=reports.add_report_note,
+    )
+    record_authority_notification = guarded_mutation(
+        Ability.MANAGE_REPORTS,
+        "Record when the supervisory authority was notified of a breach (once).",
+        resolver=reports.record_authority_notification,
+    )
+    close_report = guarded_mutation(
+        Ability.MANAGE_REPORTS,
+        "Close a report with a closing note the reporter sees. A breach closes only once the "
+        "authority's notification is recorded, or as not notifiable (notifiable: false) with "
+        "the reason in the note.",
+        resolver=reports.close_report,
     )
 
 

@@ -6,8 +6,11 @@ import datetime
 import itertools
 from typing import Any
 
+from tortoise.expressions import Q
+
 from models.accounts import Membership, ReferralOrganisation, Role, SickChildService, User
 from models.households import Child, Household, Mandate, Parent
+from models.privacy import Agreement, AgreementKind
 from models.providers import ProviderLocation, ProviderOrganisation
 from models.regions import Counter, Municipality, PostalCode
 from models.requests import Application, CareRequest, Enrolment
@@ -42,16 +45,82 @@ async def municipality(nis: str, name: str, postal_codes: tuple[str, ...] = ()) 
     return m
 
 
-async def counter(name: str, *munis: Municipality) -> Counter:
+# Agreements: every organisation a factory makes, and every user it gives a role, has the
+# agreements that role needs in force (a membership without them gives no access); pass
+# agreement=False to make one without.
+AGREEMENT_VERSION = "test-1"
+
+
+async def agreement(
+    kind: AgreementKind = AgreementKind.PROCESSING,
+    *,
+    signed_on: datetime.date | None = None,
+    ends_on: datetime.date | None = None,
+    version: str = AGREEMENT_VERSION,
+    **party: Any,
+) -> Agreement:
+    """An agreement with one party (an organisation, or `user=` for CONFIDENTIALITY),
+    in force since a year ago and open-ended unless told otherwise."""
+    return await Agreement.create(
+        kind=kind, version=version, signed_on=signed_on or days(-365), ends_on=ends_on, **party
+    )
+
+
+async def confidentiality(u: User, **kw: Any) -> Agreement:
+    """A confidentiality agreement signed by `u` (admins, sick-child service staff)."""
+    return await agreement(AgreementKind.CONFIDENTIALITY, user=u, **kw)
+
+
+async def _ensure_agreement(kind: AgreementKind, **party: Any) -> None:
+    """An agreement in force today for the party, unless it has one already."""
+    in_force = Q(ends_on__isnull=True) | Q(ends_on__gte=TODAY)
+    if not await Agreement.filter(in_force, kind=kind, signed_on__lte=TODAY, **party).exists():
+        await agreement(kind, **party)
+
+
+async def _organisation_of(scope: dict[str, Any]) -> dict[str, Any] | None:
+    """The agreement party (column with id) a membership scope acts for."""
+    for key, value in scope.items():
+        column = key.removesuffix("_id")
+        party = getattr(value, "id", value)
+        if column == "provider_location":
+            loc = await ProviderLocation.get(id=party)
+            return {"provider_organisation_id": loc.organisation_id}  # type: ignore[attr-defined]
+        if column in ("provider_organisation", "referral_organisation", "sick_child_service"):
+            return {f"{column}_id": party}
+        if column == "counter":
+            return {"counter_id": party}
+    return None
+
+
+async def agreements_for(u: User, role: Role, **scope: Any) -> None:
+    """The agreements a membership of `role` with `scope` needs, in force today."""
+    party = await _organisation_of(scope)
+    if party is not None:
+        await _ensure_agreement(AgreementKind.PROCESSING, **party)
+    if role in (Role.ADMIN, Role.SICK_CHILD_SERVICE):
+        await _ensure_agreement(AgreementKind.CONFIDENTIALITY, user_id=u.id)
+
+
+async def counter(name: str, *munis: Municipality, agreement: bool = True) -> Counter:
     c = await Counter.create(name=name)
     await c.municipalities.add(*munis)
+    if agreement:
+        await _ensure_agreement(AgreementKind.PROCESSING, counter_id=c.id)
     return c
 
 
-async def location(muni: Municipality, name: str | None = None, **kw: Any) -> ProviderLocation:
-    org = kw.pop("organisation", None) or await ProviderOrganisation.create(
-        name=f"Organisation {next(_seq)}"
-    )
+async def organisation(name: str | None = None, *, agreement: bool = True) -> ProviderOrganisation:
+    org = await ProviderOrganisation.create(name=name or f"Organisation {next(_seq)}")
+    if agreement:
+        await _ensure_agreement(AgreementKind.PROCESSING, provider_organisation_id=org.id)
+    return org
+
+
+async def location(
+    muni: Municipality, name: str | None = None, *, agreement: bool = True, **kw: Any
+) -> ProviderLocation:
+    org = kw.pop("organisation", None) or await organisation(agreement=agreement)
     return await ProviderLocation.create(
         organisation=org,
         name=name or f"Location {next(_seq)}",
@@ -66,19 +135,36 @@ async def location(muni: Municipality, name: str | None = None, **kw: Any) -> Pr
     )
 
 
-async def user(role: Role | None, email: str | None = None, **scope: Any) -> User:
+async def user(
+    role: Role | None, email: str | None = None, *, agreement: bool = True, **scope: Any
+) -> User:
+    """A user with one membership; with `agreement` (the default) also the agreements its
+    role needs in force (the organisation's processing agreement, the user's own
+    confidentiality agreement for ADMIN and SICK_CHILD_SERVICE)."""
     u = await User.create(email=email or f"user{next(_seq)}@example.test", display_name="Test user")
     if role is not None:
         await Membership.create(user=u, role=role, **scope)
+        if agreement:
+            await agreements_for(u, role, **scope)
     return u
 
 
-async def referral_organisation(name: str = "OCMW") -> ReferralOrganisation:
-    return await ReferralOrganisation.create(name=name)
+async def referral_organisation(
+    name: str = "OCMW", *, agreement: bool = True
+) -> ReferralOrganisation:
+    org = await ReferralOrganisation.create(name=name)
+    if agreement:
+        await _ensure_agreement(AgreementKind.PROCESSING, referral_organisation_id=org.id)
+    return org
 
 
-async def sick_child_service(name: str = "Thuisopvang") -> SickChildService:
-    return await SickChildService.create(name=name)
+async def sick_child_service(
+    name: str = "Thuisopvang", *, agreement: bool = True
+) -> SickChildService:
+    service = await SickChildService.create(name=name)
+    if agreement:
+        await _ensure_agreement(AgreementKind.PROCESSING, sick_child_service_id=service.id)
+    return service
 
 
 PARENT_DEFAULTS: dict[str, Any] = {

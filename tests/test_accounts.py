@@ -442,6 +442,7 @@ async def test_sign_in_as_user_with_several_roles_chooses_none(actor: Any) -> No
     # given
     user = await account()
     await Membership.create(user=user, role=Role.ADMIN)
+    await f.confidentiality(user)
 
     # when
     result = await actor(None).gql(SIGN_IN, sign_in_input())

@@ -646,8 +646,9 @@ async def test_user_with_revoked_membership_cannot_register(
 
 @pytest.fixture
 async def two_roles(parent: User) -> User:
-    """The parent, who also holds ADMIN."""
+    """The parent, who also holds ADMIN (with the confidentiality agreement it needs)."""
     await Membership.create(user=parent, role=Role.ADMIN)
+    await f.confidentiality(parent)
     return parent
 
 

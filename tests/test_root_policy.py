@@ -205,6 +205,22 @@ OPERATIONS.update(
         ("Query", "integratorClients"): ("{ integratorClients { id } }", {}),
         ("Query", "trendStatistics"): ("{ trendStatistics { month requests } }", {}),
         ("Query", "jobRuns"): ("{ jobRuns { job counts { rule rows } } }", {}),
+        ("Query", "agreements"): ("{ agreements { edges { cursor } } }", {}),
+        ("Query", "partiesWithoutAgreement"): ("{ partiesWithoutAgreement { memberships } }", {}),
+        ("Mutation", "recordAgreement"): _mutation(
+            "recordAgreement",
+            "RecordAgreementInput",
+            {
+                "kind": "PROCESSING",
+                "providerOrganisationId": NOWHERE,
+                "version": "v1",
+                "signedOn": "2020-01-01",
+            },
+        ),
+        ("Mutation", "endAgreement"): _mutation(
+            "endAgreement", "EndAgreementInput", {"agreementId": NOWHERE, "endsOn": "2020-01-01"}
+        ),
+        ("Query", "privacyReport"): ("{ privacyReport { markdown } }", {}),
         ("Mutation", "createIntegratorClient"): _mutation(
             "createIntegratorClient",
             "CreateIntegratorClientInput",
@@ -223,6 +239,41 @@ OPERATIONS.update(
         ),
         ("Mutation", "revokeManifest"): _mutation(
             "revokeManifest", "RevokeManifestInput", {"manifestId": NOWHERE}
+        ),
+        ("Query", "disclosures"): (f'{{ disclosures(householdId: "{NOWHERE}") {{ id }} }}', {}),
+        ("Query", "disclosableReads"): (
+            f'{{ disclosableReads(householdId: "{NOWHERE}") {{ edges {{ cursor }} }} }}',
+            {},
+        ),
+        ("Mutation", "recordDisclosure"): _mutation(
+            "recordDisclosure",
+            "RecordDisclosureInput",
+            {
+                "householdId": NOWHERE,
+                "authority": "Politie",
+                "legalBasis": "Art. 46 Sv.",
+                "dataDisclosed": "Adres",
+                "disclosedOn": "2020-01-01",
+            },
+        ),
+        ("Mutation", "updateDisclosure"): _mutation(
+            "updateDisclosure", "UpdateDisclosureInput", {"disclosureId": NOWHERE, "secret": False}
+        ),
+        ("Query", "reports"): ("{ reports { edges { cursor } } }", {}),
+        ("Query", "myReports"): ("{ myReports { id } }", {}),
+        ("Mutation", "triageReport"): _mutation(
+            "triageReport", "TriageReportInput", {"reportId": NOWHERE, "severity": "LOW"}
+        ),
+        ("Mutation", "addReportNote"): _mutation(
+            "addReportNote", "AddReportNoteInput", {"reportId": NOWHERE, "text": "x"}
+        ),
+        ("Mutation", "recordAuthorityNotification"): _mutation(
+            "recordAuthorityNotification",
+            "RecordAuthorityNotificationInput",
+            {"reportId": NOWHERE},
+        ),
+        ("Mutation", "closeReport"): _mutation(
+            "closeReport", "CloseReportInput", {"reportId": NOWHERE, "note": "x"}
         ),
     }
 )
