@@ -3,10 +3,9 @@
 Every job is a procrastinate task on the `loket-jobs` queue; jobs with a schedule
 (`settings.job_schedules`) are periodic tasks. Procrastinate defers a periodic task
 once per tick across all workers (its `procrastinate_periodic_defers` table has a
-unique key on task, id and tick), a task's `lock` keeps two of its jobs from running
-at once, and its `queueing_lock` keeps one waiting at most. `jobs.runner` adds its own
-advisory lock and the per-tick claim in `job_run`, so `loket jobs run` beside a worker
-is safe too.
+unique key on task, id and tick) and its `queueing_lock` keeps one waiting at most.
+`jobs.runner` keeps two runs of a job apart with an advisory lock and claims each tick
+in `job_run`, so `loket jobs run` beside a worker is safe too; a tick that fails is retried.
 """
 
 from __future__ import annotations
@@ -23,6 +22,11 @@ from loket.settings import settings
 log = logging.getLogger("loket.jobs")
 
 QUEUE = "loket-jobs"
+# A tick that failed is tried again (resuming where it stopped): every minute, five times.
+RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=60)
+# On SIGTERM running jobs get this long to finish their batch, then are cancelled (the
+# batch in flight rolls back; the tick is marked failed and runs again).
+SHUTDOWN_SECONDS = 5.0
 
 _pool: asyncpg.Pool | None = None
 _url: str | None = None
@@ -54,6 +58,10 @@ def libpq_conninfo(url: str) -> str:
 
 def _task_for(name: str) -> Any:
     async def run(timestamp: int | None = None) -> None:
+        # A tick that finds its job running elsewhere (another worker's earlier tick, or
+        # `loket jobs run`) is skipped: that run does the same work, every job being a
+        # catch-up of everything due. A tick that fails raises, and procrastinate retries
+        # it (RETRY); the retry resumes the failed run's record.
         await run_job(name, await pool(), trigger="worker", scheduled_for=timestamp)
 
     run.__name__ = f"run_{name}"
@@ -71,11 +79,13 @@ def create_app(url: str) -> procrastinate.App:
         )
     )
     for name in load_jobs():
+        # No procrastinate `lock`: a job left `doing` by a killed worker would block it
+        # for good. The runner's advisory lock dies with its connection instead.
         task = app.task(
             name=f"loket.{name}",
             queue=QUEUE,
-            lock=f"loket.{name}",
             queueing_lock=f"loket.{name}",
+            retry=RETRY,
             pass_context=False,
         )(_task_for(name))
         cron = settings.job_schedules.get(name)
@@ -93,6 +103,7 @@ async def run_worker(url: str, concurrency: int = 2) -> None:
                 queues=[QUEUE],
                 concurrency=concurrency,
                 install_signal_handlers=True,
+                shutdown_graceful_timeout=SHUTDOWN_SECONDS,
                 # Job history lives in job_run; the queue keeps only what is pending
                 # or failed.
                 delete_jobs="successful",

@@ -13,7 +13,8 @@ notifications. Rules, for reference date `today` and `settings.emergency_days` (
   once; this rule catches every other way out.
 - "notified_requests" / "messages": every stamped request not yet notified is announced
   to the staff of every provider location in its residence municipality and in the
-  municipalities of its chosen locations. One message per location and staff member per
+  municipalities of its chosen locations, who hold their role under a processing agreement
+  in force today (as for their access). One message per location and staff member per
   batch (of up to 100,000 requests, so in practice one per run) says how many requests
   entered the list (no personal data); the request is then marked
   `emergency_notified_at` in the same transaction, so it is announced once, ever.
@@ -27,6 +28,8 @@ from __future__ import annotations
 from jobs.outbox import Kind
 from jobs.runner import JobContext, job
 from loket.settings import settings
+from models.accounts import Role
+from permissions.agreements import role_in_force
 
 STAMP = """
     WITH batch AS (
@@ -52,48 +55,59 @@ LEAVE = """
     FROM batch WHERE r.id = batch.id"""
 
 NOTIFY = f"""
-    WITH batch AS (
-        SELECT r.id, h.municipality_id FROM care_request r
-        JOIN household h ON h.id = r.household_id
-        WHERE r.emergency_since IS NOT NULL AND r.emergency_notified_at IS NULL
-          AND r.status = 'OPEN'
-        ORDER BY r.id LIMIT $2 FOR UPDATE OF r SKIP LOCKED),
+    WITH listed AS (
+        SELECT r.id, h.municipality_id AS home,
+               coalesce(r.emergency_notified_municipalities, '{{}}') AS done
+        FROM care_request r JOIN household h ON h.id = r.household_id
+        WHERE r.emergency_since IS NOT NULL AND r.status = 'OPEN'),
     places AS (
-        SELECT b.id AS request_id, b.municipality_id FROM batch b
+        SELECT l.id AS request_id, l.home AS municipality_id, l.done FROM listed l
         UNION
-        SELECT a.request_id, l.municipality_id FROM application a
-        JOIN provider_location l ON l.id = a.location_id
-        WHERE a.request_id IN (SELECT id FROM batch)),
-    per_location AS (
-        SELECT l.id AS location_id, l.organisation_id, l.name,
-               count(DISTINCT p.request_id) AS requests,
-               md5(string_agg(DISTINCT p.request_id::text, ','
-                              ORDER BY p.request_id::text)) AS digest
-        FROM places p JOIN provider_location l ON l.municipality_id = p.municipality_id
-        GROUP BY l.id, l.organisation_id, l.name),
-    recipients AS (
-        SELECT DISTINCT pl.location_id, pl.name, pl.requests, pl.digest, m.user_id
-        FROM per_location pl
+        SELECT l.id, pl.municipality_id, l.done FROM listed l
+        JOIN application a ON a.request_id = l.id
+        JOIN provider_location pl ON pl.id = a.location_id),
+    due AS (
+        SELECT DISTINCT request_id FROM places WHERE municipality_id <> ALL(done)
+        ORDER BY request_id LIMIT $2),
+    batch AS (
+        SELECT r.id FROM care_request r WHERE r.id IN (SELECT request_id FROM due)
+        FOR UPDATE OF r SKIP LOCKED),
+    fresh AS (
+        SELECT p.request_id, p.municipality_id FROM places p
+        WHERE p.request_id IN (SELECT id FROM batch) AND p.municipality_id <> ALL(p.done)),
+    per_user AS (
+        SELECT m.user_id, count(DISTINCT f.request_id) AS requests,
+               array_agg(DISTINCT loc.name ORDER BY loc.name) AS locations,
+               md5(string_agg(DISTINCT f.request_id::text || f.municipality_id, ','
+                              ORDER BY f.request_id::text || f.municipality_id)) AS digest
+        FROM fresh f
+        JOIN provider_location loc ON loc.municipality_id = f.municipality_id
         JOIN membership m
           ON m.role = 'PROVIDER' AND m.revoked_at IS NULL
-         AND (m.provider_location_id = pl.location_id
+         AND (m.provider_location_id = loc.id
               OR (m.provider_location_id IS NULL
-                  AND m.provider_organisation_id = pl.organisation_id))
-        JOIN app_user u ON u.id = m.user_id AND u.is_active),
+                  AND m.provider_organisation_id = loc.organisation_id))
+         AND {role_in_force(Role.PROVIDER)}
+        JOIN app_user u ON u.id = m.user_id AND u.is_active
+        GROUP BY m.user_id),
     sent AS (
         INSERT INTO outbox (kind, recipient_id, language, params, dedup_key, status, attempts,
                             next_attempt_at, created_at, last_error)
         SELECT '{Kind.EMERGENCY_LIST}', user_id, 'nl',
-               jsonb_build_object('location_name', name, 'count', requests,
-                                  'date', $1::date::text),
-               '{Kind.EMERGENCY_LIST}:' || location_id || ':' || digest || ':' || user_id,
+               jsonb_build_object('locations', locations[1:5],
+                                  'more_locations', greatest(cardinality(locations) - 5, 0),
+                                  'count', requests, 'date', $1::date::text),
+               '{Kind.EMERGENCY_LIST}:' || digest || ':' || user_id,
                'PENDING', 0, now(), now(), ''
-        FROM recipients
+        FROM per_user
         ON CONFLICT (dedup_key) DO NOTHING
         RETURNING 1),
     marked AS (
-        UPDATE care_request SET emergency_notified_at = now()
-        WHERE id IN (SELECT id FROM batch) RETURNING 1)
+        UPDATE care_request r SET emergency_notified_at = now(),
+            emergency_notified_municipalities = ARRAY(
+                SELECT DISTINCT p.municipality_id FROM places p WHERE p.request_id = r.id
+                UNION SELECT unnest(r.emergency_notified_municipalities) ORDER BY 1)
+        WHERE r.id IN (SELECT id FROM batch) RETURNING 1)
     SELECT (SELECT count(*) FROM marked) AS requests, (SELECT count(*) FROM sent) AS messages"""
 
 

@@ -9,6 +9,7 @@ Rules, for reference date `today`:
   more than 30 days ago that no integrator manifest uses; a client that sends the hash
   again gets PersistedQueryNotFound and re-registers the text, as the protocol says.
 - "outbox_messages": notifications sent, dropped or given up more than 90 days ago.
+- "orphaned_queue_jobs": queue jobs left running by a worker that died.
 
 Each rule deletes in batches of `batch_size` rows; a dry run counts.
 """
@@ -37,6 +38,12 @@ RULES: dict[str, tuple[str, str]] = {
     "outbox_messages": (
         "outbox",
         "status IN ('SENT', 'DROPPED', 'FAILED') AND created_at < $1::date - 90",
+    ),
+    # A queue job left `doing` by a worker that died (procrastinate pruned the worker):
+    # nothing will finish it; its tick is marked failed and retried by the runner.
+    "orphaned_queue_jobs": (
+        "procrastinate_jobs",
+        "status = 'doing' AND worker_id IS NULL AND $1::date IS NOT NULL",
     ),
 }
 

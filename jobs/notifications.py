@@ -5,18 +5,20 @@ Sending (job "notifications"). A sender claims a few due messages in a short com
 transaction (`FOR UPDATE SKIP LOCKED`, then `claimed_until` set), so concurrent senders
 never take the same message, and a crashed sender's claim runs out by itself. It sends
 each claimed message and marks it in its own transaction: SENT; for a temporary failure
-(no connection, a 4xx reply) PENDING again after an exponential backoff, FAILED after
-`settings.mail_max_attempts`; FAILED at once for a permanent one (a 5xx reply, a message
-that cannot be built). The address is read from the recipient's account when the message
-is claimed: no active account, no message (DROPPED). A sender never starts a message
-unless its claim outlasts the message's worst-case SMTP time, so a message is not sent
-by two senders because a claim ran out under a slow one.
+(a dropped connection, a 4xx reply) PENDING again after an exponential backoff, FAILED
+after `settings.mail_max_attempts`; FAILED at once for a permanent one (a 5xx reply, a
+message that cannot be built). A relay that cannot be reached at all counts no attempt:
+the messages wait and are given up only after MAX_PENDING_HOURS. The address is read
+from the recipient's account when the message is claimed: no active account, no message
+(DROPPED). A sender never starts a message unless its claim outlasts the message's
+worst-case SMTP time, so a message is not sent by two senders because a claim ran out
+under a slow one.
 
 Delivery is at least once, not exactly once: a crash (or a lost database connection)
 after the SMTP server accepted a message and before its SENT mark commits leaves it
 PENDING, and it is sent again once the claim runs out. Every message carries a
-Message-ID derived from its outbox id and the deployment (`message_id`), the same on
-every attempt, so a receiving system that drops duplicate Message-IDs shows it once.
+Message-ID derived from its outbox id and the deployment (`message_id`), the same on every
+attempt, so a receiving system that drops duplicate Message-IDs shows it once.
 
 Only counts are logged: never an address, a name or a message's parameters.
 """
@@ -27,6 +29,7 @@ import datetime
 import hashlib
 import logging
 import time
+import zoneinfo
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -56,6 +59,9 @@ CLAIM_SECONDS = 600
 # A temporary failure waits 5 min, 10, 20, ... at most 6 h before the next attempt.
 RETRY_BASE_SECONDS = 300
 RETRY_MAX_SECONDS = 6 * 3600
+# While the relay is unreachable messages wait; one still unsent after this long is
+# given up (an offer's reply deadline is days away, not weeks).
+MAX_PENDING_HOURS = 72
 
 
 # --- Templates -----------------------------------------------------------------------------
@@ -102,6 +108,22 @@ def _long_date(context: Any, value: Any) -> str:
     return f"{day.day} {months[day.month - 1]} {day.year}"
 
 
+_BELGIUM = zoneinfo.ZoneInfo("Europe/Brussels")
+_AT = {"nl": "om", "en": "at"}
+
+
+@jinja2.pass_context
+def _long_datetime(context: Any, value: Any) -> str:
+    """`2027-01-08T13:30Z` as "8 januari 2027 om 14:30" (Belgian time; "8 January 2027
+    at 14:30" in an English template)."""
+    if value is None:
+        return ""
+    moment = datetime.datetime.fromisoformat(str(value)).astimezone(_BELGIUM)
+    language = context.get("language")
+    day = _long_date(context, moment.date())
+    return f"{day} {_AT.get(language, _AT[DEFAULT_LANGUAGE])} {moment:%H:%M}"
+
+
 # Plain-text mail: HTML escaping would only garble names such as "Kind & Zorg".
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -112,6 +134,7 @@ _templates = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _templates.filters["date"] = _long_date
+_templates.filters["datetime"] = _long_datetime
 
 
 @dataclass(frozen=True)
@@ -195,6 +218,17 @@ _FAILED = """UPDATE outbox SET attempts = attempts + 1, claimed_until = NULL, la
     WHERE id = ANY($1::bigint[])
     RETURNING status = 'FAILED' AS given_up"""
 
+# The relay could not be reached: not the messages' fault, so no attempt is counted
+# (a long outage must not use up every message's attempts); they wait RETRY_BASE and are
+# given up only once older than MAX_PENDING_HOURS. $2: the error; $3: the wait (seconds);
+# $4: the age limit (hours).
+_POSTPONED = """UPDATE outbox SET claimed_until = NULL, last_error = $2,
+    status = CASE WHEN created_at < now() - make_interval(hours => $4) THEN 'FAILED'
+                  ELSE 'PENDING' END,
+    next_attempt_at = now() + make_interval(secs => $3::float8)
+    WHERE id = ANY($1::bigint[])
+    RETURNING status = 'FAILED' AS given_up"""
+
 # Gives back what a sender claimed but did not start, unless another sender holds it.
 _RELEASE = """UPDATE outbox SET claimed_until = NULL
     WHERE id = ANY($1::bigint[]) AND status = 'PENDING' AND claimed_until = $2"""
@@ -259,6 +293,16 @@ async def _mark_failed(ctx: JobContext, ids: list[int], permanent: bool, error: 
         ctx.count("retried", len(rows) - given_up)
 
 
+async def _postpone(ctx: JobContext, ids: list[int], error: str) -> None:
+    async with ctx.batch() as conn:
+        rows = await conn.fetch(
+            _POSTPONED, ids, error[:200], float(RETRY_BASE_SECONDS), MAX_PENDING_HOURS
+        )
+        given_up = sum(1 for r in rows if r["given_up"])
+        ctx.count("failed", given_up)
+        ctx.count("retried", len(rows) - given_up)
+
+
 async def _deliver(
     ctx: JobContext, rows: list[Any], claimed: float, lease: float
 ) -> tuple[int, bool]:
@@ -300,7 +344,7 @@ async def _deliver(
                     # Unreachable, or refusing us (even with a 5xx): not this message's
                     # fault, so every message left waits for the next attempt.
                     smtp = None
-                    await _mark_failed(ctx, [r["id"] for r in todo[i:]], False, _failure(e)[1])
+                    await _postpone(ctx, [r["id"] for r in todo[i:]], _failure(e)[1])
                     ctx.advance(len(todo) - i - 1)
                     return len(rows), True
             try:

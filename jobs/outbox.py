@@ -10,9 +10,15 @@ users, never addresses: the address is looked up when the message is sent.
 where to look (a location's name, a date, a count), and the person reads the details
 after signing in.
 
+Staff are told only while they could act on it: each staff recipient set requires the
+agreements its role needs in force today (`permissions.agreements.role_in_force`), the
+same rule that gives them access, so an organisation whose processing agreement ended
+hears nothing more about dossiers it can no longer open.
+
 `notify` writes one notification (its key and params given); `notify_each` writes one per
 row of a query in a single statement (a request choosing five locations is one INSERT);
-`new_applications`, `offer` and `mandate_changed` are the resolvers' events on top of it.
+`new_applications`, `offer`, `mandate_changed` and `breach_reported` are the resolvers'
+events on top of it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from models.accounts import Role
+from permissions.agreements import role_in_force
 from permissions.scopes import Params
 
 
@@ -33,24 +41,33 @@ class Kind:
     EMERGENCY_LIST = "emergency_list"
     MANDATE_GRANTED = "mandate_granted"
     MANDATE_REVOKED = "mandate_revoked"
+    BREACH_REPORTED = "breach_reported"
 
 
 # Recipient sets as SQL selecting `user_id`; `{x}` placeholders take a bound parameter.
-LOCATION_STAFF = """
+# Staff sets hold only memberships whose agreements are in force (no braces in that SQL).
+LOCATION_STAFF = f"""
     SELECT m.user_id FROM membership m
     JOIN provider_location l
       ON l.id = m.provider_location_id
       OR (m.provider_location_id IS NULL AND l.organisation_id = m.provider_organisation_id)
-    WHERE m.role = 'PROVIDER' AND m.revoked_at IS NULL AND l.id = {location}::uuid"""
+    WHERE m.role = 'PROVIDER' AND m.revoked_at IS NULL AND l.id = {{location}}::uuid
+      AND {role_in_force(Role.PROVIDER)}"""
 
 HOUSEHOLD_PARENTS = """
     SELECT p.user_id FROM parent p
     WHERE p.household_id = {household}::uuid AND p.user_id IS NOT NULL"""
 
-ORGANISATION_WORKERS = """
+ORGANISATION_WORKERS = f"""
     SELECT m.user_id FROM membership m
     WHERE m.role = 'TOELEIDER' AND m.revoked_at IS NULL
-      AND m.referral_organisation_id = {organisation}::uuid"""
+      AND m.referral_organisation_id = {{organisation}}::uuid
+      AND {role_in_force(Role.TOELEIDER)}"""
+
+# Admins whose confidentiality agreement is in force (no placeholders).
+ADMINS = f"""
+    SELECT m.user_id FROM membership m
+    WHERE m.role = 'ADMIN' AND m.revoked_at IS NULL AND {role_in_force(Role.ADMIN)}"""
 
 
 def insert_sql(recipients: str, p: Params, kind: str, key: str, params: dict[str, Any]) -> str:
@@ -203,3 +220,19 @@ async def mandate_changed(conn: Any, mandate_id: Any, kind: str) -> int:
         household="household_id",
         organisation="referral_organisation_id",
     )
+
+
+# The deadline only (UTC, to the minute, rounded down so it never reads later than it
+# is): never the report's text, its contact address or who filed it.
+_BREACH = """
+    SELECT 'breach_reported:' || r.id AS key,
+           jsonb_build_object('deadline', to_char(r.notification_deadline AT TIME ZONE 'UTC',
+                                                  'YYYY-MM-DD"T"HH24:MI"Z"')) AS params
+    FROM report r
+    WHERE r.id = $1 AND r.kind = 'DATA_BREACH' AND r.notification_deadline IS NOT NULL"""
+
+
+async def breach_reported(conn: Any, report_id: Any) -> int:
+    """Tell every admin (confidentiality agreement in force) that data-breach report
+    `report_id` came in, with its notification deadline."""
+    return await notify_each(conn, _BREACH, report_id, kind=Kind.BREACH_REPORTED, recipients=ADMINS)

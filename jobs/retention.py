@@ -23,9 +23,10 @@ Reference dates (timestamps become dates on a Belgian calendar, `TIME_ZONE`; N i
 
 Rule "children" (run first), per child: first name, nickname and last name become '',
 the RRN digests go, birth date and expected birth date are cut to the first day of
-their month (an exact birth date with a municipality re-identifies), the free text of
-its requests (`care_request.note`) and of their applications (`refusal_reason`) is
-cleared, `anonymised_at` is set.
+their month (an exact birth date with a municipality re-identifies), and so are the
+dates of its sick-child service records; the free text of its requests
+(`care_request.note`) and of their applications (`refusal_reason`) is cleared,
+`anonymised_at` is set.
 
 Rule "households" / "parents", per household: every parent's names, birthplace,
 nationality, home language, address (street, postal code; the municipality stays for the
@@ -33,14 +34,23 @@ statistics), phone, email, work situation and share, education, relation to the 
 RRN digests and the organisation that entered the situation are cleared, and the parent
 row loses its user account. The household's income indicator and situation organisation
 are cleared and `anonymised_at` is set. Free text that may name people goes: request
-notes, refusal reasons, mandate consent notes; the household's invitations are deleted.
+notes, refusal reasons, mandate consent notes; the household's invitations and copies
+of its data (`data_export`) are deleted, and mandates still running are revoked (no one
+is left for the organisation to act for).
 Each parent's account is closed ("accounts_closed": inactive, an address that reaches
 no one, no name, no password, memberships revoked, saved searches and pending outbox
 messages deleted) unless it still serves another purpose: an active non-PARENT
 membership or a parent row in a dossier that is not anonymised ("accounts_unlinked":
-only the link to the parent row goes). The dossier's access-log rows keep what the
-statistics need (when, viewer, role, grant, outcome) and lose the dossier, the fields,
-the operation and the request id ("access_log_rows").
+only the link to the parent row goes; an account kept for a staff role alone also loses
+its PARENT membership). The dossier's access-log rows keep what the statistics need
+(when, viewer, role, grant, outcome) and lose the dossier, the fields, the operation and
+the request id ("access_log_rows").
+
+The anonymising statements take their eligibility condition as a parameter
+(`anonymise_children_sql`, `anonymise_households_sql`): this job passes "due after N
+years"; an erasure on request (`resolvers.rights`) passes "no open request and no place
+that has not ended" (`ERASE_CHILDREN`, `ERASE_HOUSEHOLDS`) and then runs the same
+`finish_households`. The statements are built once, at import.
 
 Kept on purpose: requests (dates, pattern, status, submission time: waiting times),
 enrolments, applications, the municipalities, the family situation, service records and
@@ -163,9 +173,12 @@ ORDER BY h.id"""
 
 LOCK = " FOR NO KEY UPDATE SKIP LOCKED"
 
-# The eligibility is checked again: this statement sees what committed while the rows
-# were being locked.
-ANONYMISE_CHILDREN = f"""
+
+def anonymise_children_sql(eligible: str) -> str:
+    """The statement that anonymises those of the children $1 (ids) that meet `eligible`,
+    a condition on child `c` (the retention job's or the erasure's). The condition is
+    checked here again: this statement sees what committed while the rows were locked."""
+    return f"""
 WITH done AS (
     UPDATE child c SET first_name = '', nickname = '', last_name = '',
         rrn_hashes = NULL, rrn_key_ids = NULL,
@@ -173,7 +186,7 @@ WITH done AS (
         expected_birth_date = date_trunc('month', c.expected_birth_date)::date,
         anonymised_at = now()
     WHERE c.id = ANY($1::uuid[]) AND c.anonymised_at IS NULL
-      AND {child_eligible("c", "$2", "$3")}
+      AND {eligible}
     RETURNING c.id),
 notes AS (
     UPDATE care_request r SET note = '' FROM done
@@ -181,32 +194,71 @@ notes AS (
 reasons AS (
     UPDATE application a SET refusal_reason = '' FROM care_request r, done
     WHERE r.child_id = done.id AND a.request_id = r.id AND a.refusal_reason <> ''
-    RETURNING a.id)
+    RETURNING a.id),
+services AS (
+    UPDATE service_record s SET service_date = date_trunc('month', s.service_date)::date
+    FROM done WHERE s.child_id = done.id AND extract(day FROM s.service_date) <> 1
+    RETURNING s.id)
 SELECT count(*)::int FROM done"""
+
+
+# $1: the children, $2: retention years, $3: today.
+ANONYMISE_CHILDREN = anonymise_children_sql(child_eligible("c", "$2", "$3"))
 
 LOCK_CHILDREN = """SELECT 1 FROM child WHERE household_id = ANY($1::uuid[])
 ORDER BY id FOR NO KEY UPDATE"""
 
-# Checked again after the children's rows were locked, and against what may have reached
-# an anonymised child meanwhile: a request or an enrolment keeps the dossier.
-ANONYMISE_HOUSEHOLDS = f"""UPDATE household h SET income_below_threshold = NULL,
+
+def anonymise_households_sql(eligible: str) -> str:
+    """The statement that anonymises those of the households $1 (ids) that meet
+    `eligible`, a condition on household `h`. Whatever the condition says, a household
+    with an open request or a current enrolment is kept: this is checked after the
+    children's rows were locked, and against what may have reached an anonymised child
+    meanwhile."""
+    return f"""UPDATE household h SET income_below_threshold = NULL,
     situation_source_organisation_id = NULL, anonymised_at = now()
 WHERE h.id = ANY($1::uuid[]) AND h.anonymised_at IS NULL
-  AND {household_due("h", "true", "$2", "$3")}
+  AND {eligible}
   AND NOT EXISTS (SELECT 1 FROM care_request r WHERE r.household_id = h.id AND r.status = 'OPEN')
   AND NOT EXISTS (SELECT 1 FROM child c JOIN enrolment e ON e.child_id = c.id
                   WHERE c.household_id = h.id AND e.end_date IS NULL)
 RETURNING h.id"""
 
-# The accounts of the parents of households $1, with whether each is closed (true) or
-# only unlinked (false).
-ACCOUNTS = """SELECT p.user_id,
-    NOT EXISTS (SELECT 1 FROM membership m WHERE m.user_id = p.user_id
-                AND m.revoked_at IS NULL AND m.role <> 'PARENT')
-    AND NOT EXISTS (SELECT 1 FROM parent o JOIN household oh ON oh.id = o.household_id
-                    WHERE o.user_id = p.user_id AND o.household_id <> ALL($1::uuid[])
-                      AND oh.anonymised_at IS NULL) AS close
-FROM parent p WHERE p.household_id = ANY($1::uuid[]) AND p.user_id IS NOT NULL"""
+
+# $1: the households, $2: retention years, $3: today.
+ANONYMISE_HOUSEHOLDS = anonymise_households_sql(household_due("h", "true", "$2", "$3"))
+
+
+def child_in_use(child: str, today: str) -> str:
+    """SQL condition: `child` has an open request, or a place that has not ended by
+    `today` (no end date, or one not yet past)."""
+    return f"""(EXISTS (SELECT 1 FROM care_request r
+                    WHERE r.child_id = {child}.id AND r.status = 'OPEN')
+        OR EXISTS (SELECT 1 FROM enrolment e WHERE e.child_id = {child}.id
+                   AND (e.end_date IS NULL OR e.end_date >= {today})))"""
+
+
+# Erasure on request (`resolvers.rights`): the same statements with the erasure's
+# condition instead of the five years. $1: the children, $2: today.
+ERASE_CHILDREN = anonymise_children_sql(f"NOT {child_in_use('c', '$2')}")
+# $1: the households: they go once none of their children is left named.
+ERASE_HOUSEHOLDS = anonymise_households_sql(
+    "NOT EXISTS (SELECT 1 FROM child pc WHERE pc.household_id = h.id AND pc.anonymised_at IS NULL)"
+)
+
+# The accounts of the parents of households $1: closed (`close`) when they serve nothing
+# else (no active staff membership, no parent row in a dossier that stays); otherwise only
+# unlinked, and an account that stays for its staff role alone loses its parent role
+# (`drop_parent_role`).
+ACCOUNTS = """SELECT a.user_id, NOT a.staff AND NOT a.other_dossier AS close,
+    a.staff AND NOT a.other_dossier AS drop_parent_role
+FROM (SELECT p.user_id,
+        EXISTS (SELECT 1 FROM membership m WHERE m.user_id = p.user_id
+                AND m.revoked_at IS NULL AND m.role <> 'PARENT') AS staff,
+        EXISTS (SELECT 1 FROM parent o JOIN household oh ON oh.id = o.household_id
+                WHERE o.user_id = p.user_id AND o.household_id <> ALL($1::uuid[])
+                  AND oh.anonymised_at IS NULL) AS other_dossier
+      FROM parent p WHERE p.household_id = ANY($1::uuid[]) AND p.user_id IS NOT NULL) a"""
 
 ANONYMISE_PARENTS = f"""
 WITH accounts AS ({ACCOUNTS}),
@@ -217,6 +269,10 @@ closed AS (
 memberships AS (
     UPDATE membership m SET revoked_at = now() FROM closed
     WHERE m.user_id = closed.id AND m.revoked_at IS NULL RETURNING m.id),
+parent_roles AS (
+    UPDATE membership m SET revoked_at = now() FROM accounts a
+    WHERE a.drop_parent_role AND m.user_id = a.user_id AND m.role = 'PARENT'
+      AND m.revoked_at IS NULL RETURNING m.id),
 searches AS (
     DELETE FROM saved_search s USING closed WHERE s.user_id = closed.id RETURNING s.id),
 messages AS (
@@ -234,7 +290,8 @@ SELECT (SELECT count(*) FROM parents)::int AS parents,
        (SELECT count(*) FROM closed)::int AS accounts_closed,
        (SELECT count(*) FROM accounts WHERE NOT close)::int AS accounts_unlinked"""
 
-# Free text that may name people, invitations, and the access log reduced to statistics.
+# Free text that may name people, invitations, copies of the dossier (exports), mandates
+# still running (no one is left to act for), and the access log reduced to statistics.
 REDUCE_TRACES = """
 WITH notes AS (
     UPDATE care_request r SET note = ''
@@ -244,10 +301,13 @@ reasons AS (
     WHERE r.household_id = ANY($1::uuid[]) AND a.request_id = r.id
       AND a.refusal_reason <> '' RETURNING a.id),
 mandates AS (
-    UPDATE mandate m SET consent_note = ''
-    WHERE m.household_id = ANY($1::uuid[]) AND m.consent_note <> '' RETURNING m.id),
+    UPDATE mandate m SET consent_note = '', revoked_at = coalesce(m.revoked_at, now())
+    WHERE m.household_id = ANY($1::uuid[]) AND (m.consent_note <> '' OR m.revoked_at IS NULL)
+    RETURNING m.id),
 invitations AS (
     DELETE FROM invitation i WHERE i.household_id = ANY($1::uuid[]) RETURNING i.id),
+exports AS (
+    DELETE FROM data_export x WHERE x.household_id = ANY($1::uuid[]) RETURNING x.id),
 access AS (
     UPDATE access_log l SET household_id = NULL, fields_read = '[]'::jsonb,
         operation_name = NULL, request_id = ''
@@ -262,6 +322,17 @@ SELECT (SELECT count(*) FROM parent WHERE household_id = ANY($1::uuid[]))::int A
        (SELECT count(*) FROM accounts WHERE NOT close)::int AS accounts_unlinked,
        (SELECT count(*) FROM access_log
         WHERE household_id = ANY($1::uuid[]))::int AS access_log_rows"""
+
+
+async def finish_households(conn: asyncpg.Connection, done: list[uuid.UUID]) -> dict[str, int]:
+    """The parents, their accounts and the traces of households `done`, which were just
+    anonymised in this transaction (by the job, or by an erasure): rows per rule."""
+    counts = await conn.fetchrow(ANONYMISE_PARENTS, done)
+    result = {
+        rule: int(counts[rule]) for rule in ("parents", "accounts_closed", "accounts_unlinked")
+    }
+    result["access_log_rows"] = int(await conn.fetchval(REDUCE_TRACES, done))
+    return result
 
 
 async def _window(
@@ -303,10 +374,8 @@ async def _households_batch(ctx: JobContext, conn: asyncpg.Connection, window: l
     if not done:
         return
     ctx.count("households", len(done))
-    counts = await conn.fetchrow(ANONYMISE_PARENTS, done)
-    for rule in ("parents", "accounts_closed", "accounts_unlinked"):
-        ctx.count(rule, counts[rule])
-    ctx.count("access_log_rows", await conn.fetchval(REDUCE_TRACES, done))
+    for rule, rows in (await finish_households(conn, done)).items():
+        ctx.count(rule, rows)
 
 
 Batch = Callable[[JobContext, asyncpg.Connection, list[Any]], Awaitable[None]]

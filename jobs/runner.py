@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -66,6 +66,7 @@ def job(
 def load_jobs() -> dict[str, Job]:
     """Import every job module so the registry is complete."""
     import jobs.emergency_list
+    import jobs.export
     import jobs.housekeeping
     import jobs.notifications
     import jobs.retention
@@ -91,6 +92,8 @@ class JobContext:
     progress: Progress | None = None
     counts: Counter[str] = field(default_factory=Counter)
     batches: int = 0
+    # The connection holding the job's advisory lock (None in a dry run).
+    lock_conn: asyncpg.Connection | None = None
     _pending: Counter[str] = field(default_factory=Counter)
 
     def count(self, rule: str, rows: int) -> None:
@@ -112,6 +115,10 @@ class JobContext:
         """One transaction of work. Its counts join the run (and its `job_run` row, in the
         same transaction) only if it commits. A dry run's batch is rolled back."""
         self._pending = Counter()
+        if self.lock_conn is not None:
+            # The advisory lock lives as long as its connection: if that died, another
+            # run may have started, so this one stops before its next batch.
+            await self.lock_conn.execute("SELECT 1")
         async with self.pool.acquire() as conn:
             tx = conn.transaction()
             await tx.start()
@@ -170,10 +177,13 @@ async def run_job(
     if name not in registry:
         raise KeyError(name)
     spec = registry[name]
-    reference = today or datetime.now(UTC).date()
     started = time.perf_counter()
     async with pool.acquire() as lock_conn:
-        locked = await lock_conn.fetchval(
+        # The reference date is the database's current date, as the query-time rules
+        # (emergency list, enrolment retention, agreements) use it.
+        reference = today or await lock_conn.fetchval("SELECT current_date")
+        # A dry run changes nothing: it neither waits for nor blocks a real run.
+        locked = dry_run or await lock_conn.fetchval(
             "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", _lock_key(name)
         )
         if not locked:
@@ -182,6 +192,14 @@ async def run_job(
         try:
             run_id = None
             if not dry_run:
+                # Holding the lock, no other run of this job is alive: a run still marked
+                # RUNNING died with its process (its tick may run again).
+                await lock_conn.execute(
+                    """UPDATE job_run SET status = 'FAILED', finished_at = now(),
+                              error = 'Interrupted'
+                       WHERE job = $1 AND status = 'RUNNING'""",
+                    name,
+                )
                 run_id = await _claim_run(lock_conn, name, reference, trigger, scheduled_for)
                 if run_id is None:
                     log.info("job %s tick %s already run", name, scheduled_for)
@@ -194,6 +212,7 @@ async def run_job(
                 batch_size=batch_size or settings.job_batch_size,
                 run_id=run_id,
                 progress=progress,
+                lock_conn=None if dry_run else lock_conn,
             )
             if run_id is not None:
                 # A failed tick that runs again resumes its record's counts.
@@ -240,9 +259,10 @@ async def run_job(
                 name, run_id, dry_run, reference, dict(ctx.counts), ctx.batches, seconds
             )
         finally:
-            await lock_conn.execute(
-                "SELECT pg_advisory_unlock(hashtextextended($1, 0))", _lock_key(name)
-            )
+            if not dry_run and not lock_conn.is_closed():
+                await lock_conn.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended($1, 0))", _lock_key(name)
+                )
 
 
 async def _claim_run(

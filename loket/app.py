@@ -44,6 +44,8 @@ from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
 from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
 from resolvers.loaders import Loaders
+from resolvers.rights import EXPORT_PATH, download_export
+from resolvers.transparency import DISCLOSURE_HEADER, DisclosureHeaderError, disclosure_target
 from schema.limits import estimate_cost
 from schema.root import INTERNAL_SERVER_ERROR, LoketSchema, masked
 from schema.root import schema as default_schema
@@ -106,6 +108,8 @@ class Authenticate:
 
     A request the cookie authenticates must carry the CSRF header unless it is a GET
     (see loket.sessions); without it nothing runs and the answer is 403 CSRF_REQUIRED.
+    An admin's `X-Loket-Disclosure` header is checked here too (400 when it names no
+    disclosure this admin may read for; see resolvers.transparency).
     Memberships are read per request, so a revoked membership or a deactivated account
     stops working at once.
     """
@@ -166,6 +170,13 @@ class Authenticate:
         except RoleSelectionError as e:
             await _error(e.status, e.code, str(e))(scope, receive, send)
             return
+        named = headers.getlist(DISCLOSURE_HEADER)
+        if named:
+            try:
+                scope.setdefault("state", {})["disclosure"] = await disclosure_target(viewer, named)
+            except DisclosureHeaderError as e:
+                await _error(400, e.code, str(e))(scope, receive, send)
+                return
         scope.setdefault("state", {})["viewer"] = viewer
         started = False
 
@@ -474,6 +485,7 @@ class LoketGraphQL(GraphQL[Context, None]):
             audit=AccessAudit() if viewer.role not in (Role.PARENT, None) else None,
             request=request,
             response=response,
+            disclosure=request.scope.get("state", {}).get("disclosure"),
         )
 
 
@@ -523,6 +535,10 @@ def create_app(
             Route("/readyz", readyz),
             Route(TOKEN_PATH, token_endpoint, methods=["POST"]),
             Route("/graphql", Authenticate(PersistedOperations(graphql_app, the_schema))),
+            # A parent's one-time download of a copy of their dossier (resolvers.rights).
+            Route(
+                EXPORT_PATH, download_export, methods=["GET"], middleware=[Middleware(Authenticate)]
+            ),
             Mount(
                 ASSET_PREFIX.rstrip("/"),
                 StaticFiles(
@@ -544,6 +560,7 @@ def create_app(
                     "Authorization",
                     "Content-Type",
                     "X-Loket-Role",
+                    DISCLOSURE_HEADER,
                     sessions.CSRF_HEADER,
                 ],
             )

@@ -295,9 +295,10 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     except ValueError:
         print("--today takes a date YYYY-MM-DD", file=sys.stderr)
         return 2
-    if today is not None and today > dt.datetime.now(dt.UTC).date() and not args.dry_run:
-        # A later reference date would anonymise or stamp dossiers before their time.
-        print("--today may lie in the future only with --dry-run", file=sys.stderr)
+    if today is not None and not args.dry_run:
+        # A later reference date would anonymise or stamp dossiers before their time, an
+        # earlier one remind families of deadlines long gone: real runs use today.
+        print("--today only with --dry-run: a real run uses today's date", file=sys.stderr)
         return 2
     bar = tqdm(unit="rows", desc=args.name, disable=args.quiet, file=sys.stderr)
 
@@ -478,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run", action="store_true", help="count what each rule would touch; change nothing"
     )
-    run.add_argument("--today", help="reference date YYYY-MM-DD (default: today, UTC)")
+    run.add_argument(
+        "--today", help="with --dry-run: reference date YYYY-MM-DD (default: the database's today)"
+    )
     run.add_argument("--batch-size", type=int, default=None)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_jobs_run)

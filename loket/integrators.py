@@ -7,6 +7,12 @@ It may run only the operations of its manifests; `check_manifest` decides at upl
 whether each operation parses, validates against the schema and selects only fields the
 integrator's acting role may read, and `registered_operation` finds a registered
 document for the request side.
+
+A client whose organisation (or counter) has no processing agreement in force gets no
+token: after it authenticated, the answer is `unauthorized_client` (RFC 6749 §5.2: "the
+authenticated client is not authorized to use this authorization grant type"), not
+`invalid_client`, which says authentication failed and would send its operators to check
+a secret that is right. Only a client that proved its credentials learns this.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from loket.db import fetch
 from loket.settings import settings
 from models.accounts import Role
 from models.integrators import ManifestFormat
+from permissions.agreements import role_in_force
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -296,6 +303,26 @@ def _usable(client: Any) -> bool:
     return client is not None and client["revoked_at"] is None and client["is_active"]
 
 
+# The client's user acts for its organisation or counter through an INTEGRATOR
+# membership; the membership counts only under a processing agreement in force today.
+_AUTHORIZED_SQL = f"""SELECT EXISTS (
+    SELECT 1 FROM membership m
+    WHERE m.user_id = $1 AND m.role = 'INTEGRATOR' AND m.revoked_at IS NULL
+      AND {role_in_force(Role.INTEGRATOR)})"""  # noqa: S608 - a constant SQL fragment
+
+
+async def _check_agreement(client: Any) -> None:
+    """unauthorized_client unless the organisation or counter the authenticated client
+    acts for has a processing agreement in force today."""
+    rows = await fetch(_AUTHORIZED_SQL, client["user_id"])
+    if not rows or not rows[0]["exists"]:
+        raise OAuthError(
+            "unauthorized_client",
+            "The organisation or counter this client acts for has no processing agreement "
+            "in force.",
+        )
+
+
 async def _check_secret(client_id: str, secret: str) -> Any:
     client = await _client(client_id)
     stored = client["secret_hash"] if client is not None else None
@@ -413,7 +440,9 @@ async def token_endpoint(request: Request) -> Response:
         else:
             assert credentials.secret is not None
             client = await _check_secret(credentials.client_id, credentials.secret)
+        # The credentials were right: not a guess, whatever the agreement says.
         await limits.reset(key, TOKEN_WINDOW_SECONDS)
+        await _check_agreement(client)
     except OAuthError as e:
         challenge = {"WWW-Authenticate": 'Basic realm="loket"'} if e.status == 401 else None
         return _oauth_error(e, challenge)

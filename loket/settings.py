@@ -47,6 +47,7 @@ DEFAULT_JOB_SCHEDULES = {
     "deadline_reminders": "0 7 * * *",
     "notifications": "* * * * *",
     "housekeeping": "45 3 * * *",
+    "exports": "* * * * *",
 }
 
 
@@ -163,6 +164,10 @@ class Settings:
     mail_from: str = "Loket kinderopvang <noreply@loket.invalid>"
     mail_max_attempts: int = 8
     deadline_reminder_days: int = 3
+    # Copies of a dossier (jobs/export.py): a built copy waits this many hours for its
+    # download link; a link works once, for this many minutes (and never past that).
+    export_ready_hours: int = 72
+    export_link_minutes: int = 15
 
     @property
     def dev_signing(self) -> bool:
@@ -244,6 +249,8 @@ def load() -> Settings:
         mail_from=_env("LOKET_MAIL_FROM", "Loket kinderopvang <noreply@loket.invalid>") or "",
         mail_max_attempts=int(_env("LOKET_MAIL_MAX_ATTEMPTS", "8") or 8),
         deadline_reminder_days=int(_env("LOKET_DEADLINE_REMINDER_DAYS", "3") or 3),
+        export_ready_hours=int(_env("LOKET_EXPORT_READY_HOURS", "72") or 72),
+        export_link_minutes=int(_env("LOKET_EXPORT_LINK_MINUTES", "15") or 15),
     )
 
 

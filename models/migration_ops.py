@@ -81,12 +81,14 @@ END $$;
 
 
 class ApplyJobEngineSchema(ops.RunSQL):
-    """Create procrastinate's schema (queue tables, types, functions) as shipped by the
-    pinned package; the downgrade drops every procrastinate_* object. A later upgrade of
-    procrastinate adds a migration that runs its delta files
-    (`procrastinate.schema.SchemaManager.get_migrations_path()`)."""
+    """Create procrastinate's schema (queue tables, types, functions) from the copy of the
+    pinned release's `schema.sql` kept in `models/sql/`, so the migration means the same
+    whatever version is installed; the downgrade drops every procrastinate_* object. An
+    upgrade of procrastinate adds a migration running its delta files
+    (`procrastinate/sql/migrations/`) from the pinned version on."""
 
-    def __init__(self) -> None:
-        from procrastinate.schema import SchemaManager
+    def __init__(self, version: str) -> None:
+        from pathlib import Path
 
-        super().__init__(SchemaManager.get_schema(), _DROP_JOB_ENGINE)
+        sql = Path(__file__).resolve().parent / "sql" / f"procrastinate-{version}.sql"
+        super().__init__(sql.read_text(encoding="utf-8"), _DROP_JOB_ENGINE)

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
+from tortoise.contrib.postgres.fields import ArrayField
 from tortoise.models import Model
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class CareRequest(Model):
     # query-time rule stays the source of truth); providers are notified once.
     emergency_since = fields.DateField(null=True)
     emergency_notified_at = fields.DatetimeField(null=True)
+    # The municipalities (NIS codes) whose providers were told about it.
+    emergency_notified_municipalities: Any = ArrayField(element_type="varchar(5)", null=True)
     closed_at = fields.DatetimeField(null=True)
 
     class Meta:

@@ -89,16 +89,23 @@ _CONFIDENTIALITY = (
 )
 
 
+def role_in_force(role: Role) -> str:
+    """SQL (on a membership `m` known to be of `role`): whether the agreements `role`
+    needs are in force today. For queries that fix the role themselves, e.g. the
+    recipients of a notification (`jobs.outbox`): whoever may not reach the data may not
+    be told about it either."""
+    needs = NEEDS[role]
+    conditions = []
+    if needs.processing:
+        alternatives = [_processing(column, party) for column, party in needs.processing]
+        conditions.append("(" + " OR ".join(alternatives) + ")")
+    if needs.confidentiality:
+        conditions.append(_CONFIDENTIALITY)
+    return " AND ".join(conditions) or "true"
+
+
 def membership_in_force() -> str:
     """SQL (on a membership `m`): whether the agreements its role needs are in force
     today. An unknown role needs what cannot be had."""
-    branches = []
-    for role, needs in NEEDS.items():
-        conditions = []
-        if needs.processing:
-            alternatives = [_processing(column, party) for column, party in needs.processing]
-            conditions.append("(" + " OR ".join(alternatives) + ")")
-        if needs.confidentiality:
-            conditions.append(_CONFIDENTIALITY)
-        branches.append(f"WHEN '{role.value}' THEN {' AND '.join(conditions) or 'true'}")
+    branches = [f"WHEN '{role.value}' THEN {role_in_force(role)}" for role in NEEDS]
     return "CASE m.role\n         " + "\n         ".join(branches) + "\n         ELSE false END"

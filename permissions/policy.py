@@ -86,6 +86,8 @@ class Ability(StrEnum):
     DISCLOSURES = "DISCLOSURES"
     DISCLOSURE_NOTICES = "DISCLOSURE_NOTICES"
     DISCLOSURE_REGISTER = "DISCLOSURE_REGISTER"
+    DATA_EXPORTS = "DATA_EXPORTS"
+    ERASURE_REQUESTS = "ERASURE_REQUESTS"
     # Entry points and actions.
     SIGNED_IN = "SIGNED_IN"
     OWN_DOSSIER = "OWN_DOSSIER"
@@ -122,6 +124,8 @@ class Ability(StrEnum):
     MANAGE_AGREEMENTS = "MANAGE_AGREEMENTS"
     MANAGE_REPORTS = "MANAGE_REPORTS"
     OWN_REPORTS = "OWN_REPORTS"
+    EXPORT_OWN_DATA = "EXPORT_OWN_DATA"
+    ERASE_OWN_DATA = "ERASE_OWN_DATA"
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,19 @@ POLICY: dict[Ability, Rule] = {
         "them, lift their secrecy, list them with their secrecy flag",
         Role.ADMIN,
         grants=(Grant.ADMIN,),
+    ),
+    # Not personal: states and dates of the family's own requests (resolvers.rights); the
+    # copy itself is fetched over HTTP, and an erasure decision names categories only.
+    Ability.DATA_EXPORTS: _read(
+        "the copies of the dossier its parents asked for: status and dates",
+        Grant.OWN_HOUSEHOLD,
+        personal=False,
+    ),
+    Ability.ERASURE_REQUESTS: _read(
+        "the parents' erasure requests, each with what was erased, what is kept until when, "
+        "and why",
+        Grant.OWN_HOUSEHOLD,
+        personal=False,
     ),
     Ability.SIGNED_IN: _act("any signed-in user", *Role),
     Ability.OWN_DOSSIER: _act("the signed-in parent's own dossier", Role.PARENT),
@@ -365,6 +382,18 @@ POLICY: dict[Ability, Rule] = {
     ),
     Ability.OWN_REPORTS: _act(
         "the status and closing note of the reports one filed oneself while signed in", *Role
+    ),
+    Ability.EXPORT_OWN_DATA: _act(
+        "ask for a machine-readable copy of one's own dossier (made by a job) and download it "
+        "once through a short-lived link",
+        Role.PARENT,
+        grants=(Grant.OWN_HOUSEHOLD,),
+    ),
+    Ability.ERASE_OWN_DATA: _act(
+        "ask to be forgotten: decided at once against the legal retention rules; what may go "
+        "is anonymised as the retention job does, and the account is closed",
+        Role.PARENT,
+        grants=(Grant.OWN_HOUSEHOLD,),
     ),
 }
 

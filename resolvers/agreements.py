@@ -38,6 +38,9 @@ from schema.directives import arg
 
 MAX_DAYS = 3660
 MAX_VERSION = 40
+# Plausible dates of an agreement: a typo like 0025 must not grant access "forever".
+EARLIEST = datetime.date(2000, 1, 1)
+LATEST_AHEAD = datetime.timedelta(days=3653)
 
 # The party columns of `agreement`, the input field naming each, and its kind of party.
 _PARTIES: tuple[tuple[str, str, AgreementPartyKind], ...] = (
@@ -232,11 +235,12 @@ async def agreements(
     if after is not None:
         end, _, last = (decode_cursor(after) or "").partition("|")
         last_id = parse_id(last)
-        if last_id is not None and (end == "infinity" or _iso_date(end) is not None):
-            conditions.append(
-                f"(coalesce(x.ends_on, 'infinity'::date), x.id)"
-                f" > ({p.add(end)}::text::date, {p.add(last_id)}::uuid)"
-            )
+        if last_id is None or (end != "infinity" and _iso_date(end) is None):
+            raise InvalidInput("INVALID_CURSOR", "`after` is not a cursor of this list.")
+        conditions.append(
+            f"(coalesce(x.ends_on, 'infinity'::date), x.id)"
+            f" > ({p.add(end)}::text::date, {p.add(last_id)}::uuid)"
+        )
     size = page_size(first)
     rows = await fetch(
         f"{_AGREEMENT_SQL} WHERE {' AND '.join(conditions)}"
@@ -330,6 +334,13 @@ async def record_agreement(
             else:
                 party = (column, value)
     clean_version = validation.required_text(errors, ["input", "version"], version, MAX_VERSION)
+    for field, day in (("signedOn", signed_on), ("endsOn", ends_on)):
+        if day is not None and not EARLIEST <= day <= datetime.date.today() + LATEST_AHEAD:
+            errors.add(
+                ["input", field],
+                "OUT_OF_RANGE",
+                f"Between {EARLIEST.isoformat()} and ten years from now.",
+            )
     if ends_on is not None and ends_on < signed_on:
         errors.add(["input", "endsOn"], "ENDS_BEFORE_SIGNED", "It cannot end before it is signed.")
     if errors or party is None:
@@ -368,7 +379,7 @@ async def end_agreement_on(agreement_id: Any, ends_on: datetime.date) -> EndAgre
         current = None if found is None else await AgreementModel.get_or_none(id=found)
         if current is None:
             errors.add(["input", "agreementId"], "NOT_FOUND", "No such agreement.")
-        elif ends_on < current.signed_on - datetime.timedelta(days=1):
+        elif ends_on + datetime.timedelta(days=1) < current.signed_on:
             errors.add(
                 ["input", "endsOn"],
                 "ENDS_BEFORE_SIGNED",

@@ -62,6 +62,15 @@ async def add_child(
         return AddChildPayload(child=None, errors=errors.items)
     _, household_id, grant = target
     async with in_transaction():
+        # The retention job or an erasure may have anonymised the dossier since the check
+        # above. Both lock its row (FOR NO KEY UPDATE) before deciding: this share lock
+        # waits for them and then sees their result, or keeps them out until we commit.
+        if not await fetch(
+            "SELECT 1 FROM household WHERE id = $1 AND anonymised_at IS NULL FOR SHARE",
+            household_id,
+        ):
+            errors.add(["input", "householdId"], "NOT_FOUND", "No such dossier you may write.")
+            return AddChildPayload(child=None, errors=errors.items)
         if rrn is not None:
             await uniqueness.lock_rrn(rrn)
             if await uniqueness.child_rrn_in_household(household_id, rrn):

@@ -124,6 +124,9 @@ FROM care_request r
 JOIN household h ON h.id = r.household_id
 JOIN municipality m ON m.nis_code = h.municipality_id
 WHERE {condition} AND {region}
+  -- Anonymised dossiers count only in the suppressed trend statistics: exact small
+  -- counts of them here could point at the people behind them.
+  AND h.anonymised_at IS NULL
 GROUP BY 1, h.municipality_id, m.name
 ORDER BY 1, m.name, h.municipality_id"""
 

@@ -15,6 +15,10 @@ Decisions:
   controller becomes aware of it, and triage cannot push the deadline back.
 - Filing is limited per client IP (everyone) and per account (signed in), per hour, as
   sign-ups are; invalid input is refused before it is counted.
+- A breach alerts the admins at once: in the transaction that stores it, every admin
+  whose confidentiality agreement is in force gets an outbox notification saying only
+  that a breach came in and its deadline (`jobs.outbox.breach_reported`); the text,
+  which may quote other people's data, stays behind the sign-in.
 - A reporter sees status and closing note of their own reports (signed in only), not the
   text nor the admins' other notes: a breach report may quote other people's data.
 """
@@ -22,7 +26,6 @@ Decisions:
 from __future__ import annotations
 
 import datetime
-import unicodedata
 import uuid
 from collections import defaultdict
 from typing import Annotated, Any
@@ -30,6 +33,7 @@ from typing import Annotated, Any
 import strawberry
 from tortoise.transactions import in_transaction
 
+from jobs import outbox
 from loket import limits, sessions
 from loket.context import Info
 from loket.db import fetch
@@ -69,7 +73,7 @@ LIMIT_WINDOW_SECONDS = 3600
 _PUBLIC_INPUT = "input of a public mutation: what the caller reports"
 
 # Embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069).
-_BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_UNWANTED = validation.UNWANTED
 
 
 def plain_text(value: str) -> str:
@@ -77,17 +81,16 @@ def plain_text(value: str) -> str:
     tab), unpaired surrogates (PostgreSQL cannot store them) or bidirectional controls,
     without surrounding white space."""
     text = value.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(
-        ch
-        for ch in text
-        if ch in "\n\t"
-        or (unicodedata.category(ch) not in ("Cc", "Cs") and ord(ch) not in _BIDI_CONTROLS)
-    ).strip()
+    return _UNWANTED.sub("", text).strip()
 
 
 def _text(
     errors: Errors, path: list[str], value: str, *, min_length: int = 1, max_length: int
 ) -> str:
+    if len(value) > 2 * max_length:
+        # Far too long whatever cleaning would remove: refused before any work on it.
+        errors.add(path, "TOO_LONG", f"At most {max_length} characters.")
+        return ""
     cleaned = plain_text(value)
     if not cleaned:
         errors.add(path, "REQUIRED", "This field is required.")
@@ -146,19 +149,22 @@ async def file_report(
         errors.add(["input"], "RATE_LIMITED", "Too many reports from here; try again later.")
         return FileReportPayload(report_id=None, received_at=None, errors=errors.items)
     breach = input.kind is ReportKind.DATA_BREACH
-    rows = await fetch(
-        """INSERT INTO report (id, kind, status, reporter_id, contact_email, text, created_at,
-                               notification_deadline, severity)
-           VALUES ($1, $2, $3, $4, $5, $6, now(), now() + make_interval(hours => $7), '')
-           RETURNING id, created_at""",
-        uuid.uuid4(),
-        input.kind.value,
-        ReportStatus.OPEN.value,
-        info.context.viewer.user_id,
-        contact,
-        text,
-        BREACH_NOTIFICATION_HOURS if breach else None,
-    )
+    async with in_transaction():
+        rows = await fetch(
+            """INSERT INTO report (id, kind, status, reporter_id, contact_email, text,
+                                   created_at, notification_deadline, severity)
+               VALUES ($1, $2, $3, $4, $5, $6, now(), now() + make_interval(hours => $7), '')
+               RETURNING id, created_at""",
+            uuid.uuid4(),
+            input.kind.value,
+            ReportStatus.OPEN.value,
+            info.context.viewer.user_id,
+            contact,
+            text,
+            BREACH_NOTIFICATION_HOURS if breach else None,
+        )
+        if breach:
+            await outbox.breach_reported(None, rows[0]["id"])
     return FileReportPayload(
         report_id=strawberry.ID(str(rows[0]["id"])), received_at=rows[0]["created_at"], errors=[]
     )

@@ -135,6 +135,18 @@ async def submit_care_request(
     request_id = uuid.uuid4()
     async with in_transaction():
         await uniqueness.lock_child_identity(target["id"])
+        # The retention job or an erasure may have anonymised the child or its dossier
+        # since the check above: both lock the child's row before they decide, so this
+        # read, after our lock, sees what they committed.
+        if await fetch(
+            """SELECT 1 FROM child c JOIN household h ON h.id = c.household_id
+               WHERE c.id = $1 AND (c.anonymised_at IS NOT NULL OR h.anonymised_at IS NOT NULL)""",
+            target["id"],
+        ):
+            errors.add(
+                ["input", "childId"], "NOT_FOUND", "No such child in a dossier you may write."
+            )
+            return SubmitCareRequestPayload(care_request=None, errors=errors.items)
         if await uniqueness.child_has_open_request_by_id(target["id"]):
             errors.add(
                 ["input", "childId"],

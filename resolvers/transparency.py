@@ -12,6 +12,16 @@ checks included (also their own: a check on their child's number is theirs to kn
 about), except the entries linked to a secret disclosure. Entries without a dossier
 (a check on a number that is not a child of the caller's dossiers) concern no dossier
 the family holds and are shown to nobody here.
+
+Reads for a secret disclosure must never show, not even for a moment: an admin records
+the disclosure first (`recordDisclosure`, secret, no reads yet), then reads with the
+header `X-Loket-Disclosure: <disclosure id>`. The request's access-log rows about the
+disclosure's dossier are then written already linked to it, in the same statement
+(`schema.root.AccessLogFlush`, `resolvers.uniqueness.count_check`). Rows about any other
+dossier the same request read are written unlinked, as without the header: a disclosure
+concerns one dossier, and hiding another family's rows would hide reads no disclosure
+covers. The header is checked before anything runs (`disclosure_target`); a non-admin, an
+unknown or malformed id, or a disclosure of an anonymised dossier is a 400, never ignored.
 """
 
 from __future__ import annotations
@@ -24,13 +34,14 @@ import orjson
 import strawberry
 from tortoise.transactions import in_transaction
 
-from loket.context import Info
+from loket.context import DisclosureTarget, Info
 from loket.db import execute, fetch
 from loket.errors import InvalidInput
 from models.accounts import Role
 from models.consents import ConsentAction
 from permissions.policy import Ability, Grant
-from permissions.scopes import Params
+from permissions.scopes import Params, live
+from permissions.viewer import Viewer
 from resolvers import validation
 from resolvers.access import lock, parse_id, write_grant
 from resolvers.validation import Errors
@@ -487,3 +498,45 @@ async def update_disclosure(
         await _link(entry_ids, disclosure_id)
     [disclosure] = await _register(household_id, disclosure_id)
     return UpdateDisclosurePayload(disclosure=disclosure, errors=[])
+
+
+# Reads made for a disclosure: the header X-Loket-Disclosure.
+
+DISCLOSURE_HEADER = "X-Loket-Disclosure"
+DISCLOSURE_UNKNOWN = "DISCLOSURE_UNKNOWN"
+DISCLOSURE_ADMIN_ONLY = "DISCLOSURE_ADMIN_ONLY"
+
+_TARGET_SQL = f"""SELECT d.id, d.household_id FROM disclosure d
+JOIN household h ON h.id = d.household_id
+WHERE d.id = $1 AND {live("h")}"""
+
+
+class DisclosureHeaderError(Exception):
+    """The request names a disclosure it may not read for; answered with 400 and `code`
+    before anything runs."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def disclosure_target(viewer: Viewer, values: list[str]) -> DisclosureTarget:
+    """The disclosure the request's header values name, for an admin: exactly one value,
+    the id of a recorded disclosure of a dossier that still exists. Anything else is
+    refused, never ignored: an admin who meant to read for a secret disclosure must not
+    have their reads shown to the family because of a typo. Other viewers are refused
+    without a look-up, so the header tells them nothing about the register."""
+    if viewer.role is not Role.ADMIN:
+        raise DisclosureHeaderError(
+            DISCLOSURE_ADMIN_ONLY,
+            f"Only admins may name a legal disclosure ({DISCLOSURE_HEADER}) for their reads.",
+        )
+    disclosure_id = parse_id(values[0].strip()) if len(values) == 1 else None
+    rows = await fetch(_TARGET_SQL, disclosure_id) if disclosure_id is not None else []
+    if not rows:
+        raise DisclosureHeaderError(
+            DISCLOSURE_UNKNOWN,
+            f"{DISCLOSURE_HEADER} must name one recorded disclosure of an existing dossier "
+            "(record it first with recordDisclosure).",
+        )
+    return DisclosureTarget(id=rows[0]["id"], household_id=rows[0]["household_id"])

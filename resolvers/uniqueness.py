@@ -181,10 +181,13 @@ async def count_check(
         )
     answered = household_id is not None or what == PARENT_CHECK
     outcome = "RATE_LIMITED" if not allowed else "ANSWERED" if answered else "NOT_FOUND"
+    # An admin checking for a disclosure of this dossier (X-Loket-Disclosure): linked
+    # from the start, as the request's reads are (see resolvers.transparency).
+    disclosure = info.context.disclosure
     await execute(
         """INSERT INTO access_log (at, viewer_id, role, grant_name, household_id, fields_read,
-               operation_name, request_id, outcome)
-           VALUES (now(), $1, $2, $3, $4, jsonb_build_array($8::text), $5, $6, $7)""",
+               operation_name, request_id, outcome, disclosure_id)
+           VALUES (now(), $1, $2, $3, $4, jsonb_build_array($8::text), $5, $6, $7, $9)""",
         viewer.user_id,
         viewer.role.value if viewer.role else "ANONYMOUS",
         grant or "NONE",
@@ -193,6 +196,7 @@ async def count_check(
         info.context.request_id,
         outcome,
         what,
+        disclosure.for_household(household_id) if disclosure is not None else None,
     )
     return allowed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 
 import phonenumbers
@@ -25,8 +26,17 @@ class Errors:
         return bool(self.items)
 
 
+# Control characters but newline and tab (Unicode category Cc), unpaired surrogates (Cs:
+# PostgreSQL cannot store them, nor NUL) and bidirectional embedding, override and
+# isolate controls (they can make text read differently from what it says).
+UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
 def required_text(errors: Errors, path: list[str], value: str, max_length: int) -> str:
-    cleaned = " ".join(value.split())
+    if len(value) > 4 * max_length:
+        errors.add(path, "TOO_LONG", f"At most {max_length} characters.")
+        return ""
+    cleaned = " ".join(UNWANTED.sub("", value).split())
     if not cleaned:
         errors.add(path, "REQUIRED", "This field is required.")
     elif len(cleaned) > max_length:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from schema.consents import Consent
     from schema.mandates import Mandate
     from schema.requests import CareRequest, NextStep
+    from schema.rights import DataExport, ErasureRequest
     from schema.transparency import AccessLogConnection, Disclosure
 
 strawberry.enum(
@@ -236,6 +237,30 @@ class Household:
         from resolvers.transparency import household_disclosures
 
         return await household_disclosures(info, self.household_id, self.grant)
+
+    @guarded(
+        Ability.DATA_EXPORTS,
+        "Copies of the dossier its parents asked for (requestDataExport), newest first; only "
+        "the parent who asked can fetch one (downloadDataExport).",
+    )
+    async def exports(
+        self, info: Info
+    ) -> list[Annotated[DataExport, strawberry.lazy("schema.rights")]] | None:
+        from resolvers.rights import household_exports
+
+        return await household_exports(info, self.household_id, self.grant)
+
+    @guarded(
+        Ability.ERASURE_REQUESTS,
+        "The parents' requests to be forgotten (requestErasure), newest first, each with what "
+        "was erased, what is kept until when, and why.",
+    )
+    async def erasure_requests(
+        self, info: Info
+    ) -> list[Annotated[ErasureRequest, strawberry.lazy("schema.rights")]] | None:
+        from resolvers.rights import household_erasure_requests
+
+        return await household_erasure_requests(info, self.household_id, self.grant)
 
 
 @strawberry.input(description="A parent's data, as entered by the parent.")

@@ -43,6 +43,7 @@ from resolvers import (
     uniqueness,
 )
 from resolvers import agreements as agreement_resolvers
+from resolvers import rights as rights_resolvers
 from resolvers import transparency as transparency_resolvers
 from resolvers.privacy_report import privacy_report_resolver
 from schema.directives import guarded, guarded_mutation, public, public_mutation
@@ -445,7 +446,9 @@ class Mutation:
         Ability.DISCLOSURE_REGISTER,
         "Record a disclosure of a dossier's data to an authority (police, justice, tax) in the "
         "register, with the admin's own reads of the dossier made for it. A secret one is "
-        "hidden from the family, with those reads, until its secrecy is lifted.",
+        "hidden from the family, with those reads, until its secrecy is lifted. So that "
+        "such reads are never visible, record it first and then read with the HTTP header "
+        "`X-Loket-Disclosure: <its id>`: the reads of its dossier are logged linked to it.",
         resolver=transparency_resolvers.record_disclosure,
     )
     update_disclosure = guarded_mutation(
@@ -465,6 +468,29 @@ class Mutation:
         "Set the last day an agreement is in force; a day before today removes the access "
         "it gives at once.",
         resolver=agreement_resolvers.end_agreement,
+    )
+    request_data_export = guarded_mutation(
+        Ability.EXPORT_OWN_DATA,
+        "Ask for a machine-readable copy (JSON) of everything held about one's own dossier. A "
+        "job makes it, usually within a minute (Household.exports shows when it is READY); "
+        "then get its one-time link with downloadDataExport. One copy at a time per parent.",
+        resolver=rights_resolvers.request_data_export,
+    )
+    download_data_export = guarded_mutation(
+        Ability.EXPORT_OWN_DATA,
+        "Make the one-time download link of a READY copy one asked for: GET it, signed in "
+        "as the same parent, within settings' LOKET_EXPORT_LINK_MINUTES (15). The first "
+        "download deletes the copy; a new link replaces the previous one.",
+        resolver=rights_resolvers.download_data_export,
+    )
+    request_erasure = guarded_mutation(
+        Ability.ERASE_OWN_DATA,
+        "Ask to be forgotten, decided at once against the legal retention rules: while a "
+        "request is open or a place runs, what they need is kept (with the reason and until "
+        "when) and only the rest goes; otherwise the whole dossier is anonymised as the "
+        "retention job does and the parents' accounts are closed. The payload is the "
+        "decision, and after a DONE erasure the only copy the parent gets.",
+        resolver=rights_resolvers.request_erasure,
     )
     file_report = public_mutation(
         "Report a suspected data breach or file a complaint, signed in or anonymously. "
@@ -603,10 +629,14 @@ class AccessLogFlush(SchemaExtension):
         from loket.db import execute
 
         keys = list(audit.reads)
+        # An admin reading for a disclosure (X-Loket-Disclosure): the rows of its dossier
+        # are born linked to it, so a secret one never shows them to the family.
+        disclosure = getattr(context, "disclosure", None)
         await execute(
             """INSERT INTO access_log (at, viewer_id, role, grant_name, household_id,
-                   fields_read, operation_name, request_id)
-               SELECT now(), $1, $2, g, h, to_jsonb(f), $3, $4
+                   fields_read, operation_name, request_id, disclosure_id)
+               SELECT now(), $1, $2, g, h, to_jsonb(f), $3, $4,
+                      CASE WHEN h = $8::uuid THEN $9::uuid END
                FROM unnest($5::text[], $6::uuid[]) WITH ORDINALITY AS t(g, h, i)
                CROSS JOIN LATERAL (SELECT ($7::text[])[i] AS fj) j
                CROSS JOIN LATERAL (SELECT string_to_array(j.fj, ',') AS f) k""",
@@ -617,6 +647,8 @@ class AccessLogFlush(SchemaExtension):
             [g for _, g in keys],
             [h for h, _ in keys],
             [",".join(sorted(audit.reads[k])) for k in keys],
+            disclosure.household_id if disclosure is not None else None,
+            disclosure.id if disclosure is not None else None,
         )
 
 

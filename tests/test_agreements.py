@@ -489,6 +489,14 @@ NOWHERE = "00000000-0000-0000-0000-000000000000"
             {"kind": "PROCESSING", "counterId": "COUNTER", "version": "test-1"},
             [(["input", "version"], "ALREADY_RECORDED")],
         ),
+        (
+            {"kind": "PROCESSING", "counterId": "COUNTER", "signedOn": "0001-01-01"},
+            [(["input", "signedOn"], "OUT_OF_RANGE")],
+        ),
+        (
+            {"kind": "PROCESSING", "counterId": "COUNTER", "version": "\u0000"},
+            [(["input", "version"], "REQUIRED")],
+        ),
     ],
     ids=[
         "no-party",
@@ -501,6 +509,8 @@ NOWHERE = "00000000-0000-0000-0000-000000000000"
         "long-version",
         "ends-before-signed",
         "already-recorded",
+        "year-one",
+        "only-a-nul-character",
     ],
 )
 async def test_record_agreement_with_bad_input_changes_nothing(
@@ -925,3 +935,13 @@ async def test_demo_loaded_before_agreements_gets_them_on_the_next_load(db: str)
     assert await Agreement.all().count() == count
     assert await demo.load_demo() is False
     assert await Agreement.all().count() == count
+
+
+async def test_agreements_with_a_forged_cursor_is_a_clear_error(actor: Callable[..., Any]) -> None:
+    admin = await f.user(Role.ADMIN)
+
+    result = await actor(admin).post_gql(AGREEMENTS, {"first": 5, "after": "bm90LWEtY3Vyc29y"})
+
+    body = result.json()
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+    assert body["data"] is None or body["data"]["agreements"] is None

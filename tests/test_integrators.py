@@ -27,6 +27,7 @@ from loket.settings import settings
 from models.accounts import Membership, Role, User
 from models.integrators import IntegratorClient, Manifest, ManifestOperation, PersistedDocument
 from models.integrators import ManifestFormat as Format
+from models.privacy import Agreement, AgreementKind
 from models.providers import ProviderOrganisation
 from models.regions import Counter
 from resolvers import integrators as service
@@ -518,6 +519,68 @@ async def test_token_for_revoked_client_is_invalid_client(actor: Any) -> None:
     response = await actor(None).http.post("/oauth/token", data=form(client_id, secret))
 
     assert refusal(response) == (401, INVALID_CLIENT, 'Basic realm="loket"')
+
+
+UNAUTHORIZED_CLIENT = {
+    "error": "unauthorized_client",
+    "error_description": "The organisation or counter this client acts for has no processing "
+    "agreement in force.",
+}
+
+
+@pytest.mark.parametrize("acts_for", ["organisation", "counter"])
+async def test_token_for_a_client_without_agreement_in_force_is_unauthorized_client(
+    actor: Any, acts_for: str
+) -> None:
+    # given: a client whose organisation's (or counter's) processing agreement ended
+    w = await world()
+    if acts_for == "organisation":
+        client_id, secret = await provider_client(w)
+        party: dict[str, Any] = {"provider_organisation_id": w.organisation.id}
+    else:
+        client_id, secret = await counter_client(w)
+        party = {"counter_id": w.counter.id}
+    assert secret is not None
+    ended = await Agreement.filter(kind=AgreementKind.PROCESSING, **party).update(
+        ends_on=f.days(-1)
+    )
+    assert ended == 1
+    http = actor(None).http
+
+    # when
+    refused = await http.post("/oauth/token", data=form(client_id, secret))
+    by_basic = await http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(client_id, secret)
+    )
+    wrong_secret = await http.post("/oauth/token", data=form(client_id, "not-the-secret"))
+
+    # then: authenticated but not authorized (RFC 6749 §5.2); a wrong secret still fails
+    # authentication and learns nothing about the agreement
+    assert refusal(refused) == refusal(by_basic) == (400, UNAUTHORIZED_CLIENT, None)
+    assert refused.headers["cache-control"] == "no-store"
+    assert "access_token" not in refused.text
+    assert refusal(wrong_secret) == (401, INVALID_CLIENT, 'Basic realm="loket"')
+
+    # when: a new agreement is recorded, then tokens are issued again at once
+    await f.agreement(signed_on=f.days(0), version="renewed", **party)
+    renewed = await http.post("/oauth/token", data=form(client_id, secret))
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["token_type"] == "Bearer"
+
+
+async def test_token_for_a_client_with_signed_assertion_without_agreement_is_unauthorized(
+    actor: Any,
+) -> None:
+    w = await world()
+    key = rsa_key()
+    client_id = await keyed_client(w, key)
+    await Agreement.filter(provider_organisation_id=w.organisation.id).update(ends_on=f.days(-1))
+
+    response = await actor(None).http.post(
+        "/oauth/token", data=assertion_form(assertion(client_id, key))
+    )
+
+    assert refusal(response) == (400, UNAUTHORIZED_CLIENT, None)
 
 
 @pytest.mark.parametrize(

@@ -7,17 +7,21 @@ import asyncio
 import datetime
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
 from jobs.runner import run_job
 from loket.db import fetch, to_asyncpg_dsn
+from loket.settings import DEFAULT_JOB_SCHEDULES
 from models.accounts import Role
-from models.requests import CareRequest
+from models.privacy import Agreement, AgreementKind
+from models.requests import Application, CareRequest
 from tests import factories as f
 
 D = datetime.date(2027, 3, 1)  # a request's desired start date
@@ -141,6 +145,29 @@ async def test_emergency_list_notifies_providers_of_the_municipalities_once(db: 
     assert "Familie" not in "".join(params)  # no family names in a message
 
 
+async def test_emergency_list_notifies_no_staff_of_an_organisation_whose_agreement_ended(
+    db: str, job_pool: Any
+):
+    """The request is announced once; staff whose organisation's processing agreement
+    ended yesterday (who can no longer open it) get no message, the others do."""
+    r, loc, leuven = await _listed_request()
+    staff = await f.user(Role.PROVIDER, provider_location=loc)
+    ended = await f.location(leuven, "Zonder overeenkomst")
+    await f.user(Role.PROVIDER, provider_location=ended)
+    await f.user(Role.PROVIDER, provider_organisation=await ended.organisation)
+    await Agreement.filter(
+        kind=AgreementKind.PROCESSING,
+        provider_organisation_id=ended.organisation_id,  # type: ignore[attr-defined]
+    ).update(ends_on=f.days(-1))
+
+    result = await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    assert (result.counts["notified_requests"], result.counts["messages"]) == (1, 1)
+    rows = await fetch("SELECT recipient_id, params FROM outbox")
+    assert [row["recipient_id"] for row in rows] == [staff.id]
+    assert (await CareRequest.get(id=r.id)).emergency_notified_at is not None
+
+
 async def test_emergency_list_dry_run_counts_exactly_and_changes_nothing(db: str, job_pool: Any):
     r, loc, _ = await _listed_request()
     await f.user(Role.PROVIDER, provider_location=loc)
@@ -251,17 +278,14 @@ def _read(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
-async def _start_worker(url: str, log_path: str) -> asyncio.subprocess.Process:
+async def _start_worker(url: str, log_path: str, **schedules: str) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        # Housekeeping every second (a sixth cron field is seconds); nothing else.
+        # Only housekeeping, every second (a sixth cron field is seconds), unless told.
+        **{f"LOKET_JOB_SCHEDULE_{name.upper()}": "off" for name in DEFAULT_JOB_SCHEDULES},
         "LOKET_JOB_SCHEDULE_HOUSEKEEPING": "* * * * * *",
-        "LOKET_JOB_SCHEDULE_EMERGENCY_LIST": "off",
-        "LOKET_JOB_SCHEDULE_RETENTION": "off",
-        "LOKET_JOB_SCHEDULE_STATISTICS": "off",
-        "LOKET_JOB_SCHEDULE_DEADLINE_REMINDERS": "off",
-        "LOKET_JOB_SCHEDULE_NOTIFICATIONS": "off",
+        **schedules,
     }
     log = open(log_path, "wb")  # noqa: SIM115, ASYNC230 - handed to the child process
     return await asyncio.create_subprocess_exec(
@@ -303,7 +327,7 @@ async def test_two_workers_never_run_the_same_periodic_job_twice(
         "SELECT scheduled_for, trigger, status FROM job_run WHERE job = 'housekeeping'"
     )
     ticks = [r["scheduled_for"] for r in runs]
-    assert len(ticks) >= 5, output[-3000:]
+    assert len(ticks) >= 3, output[-3000:]
     assert len(ticks) == len(set(ticks))
     assert {r["trigger"] for r in runs} == {"worker"}
     # Every start of the job in either process is one recorded tick: none ran twice.
@@ -343,25 +367,25 @@ async def test_cli_jobs_run_dry_run_prints_a_summary(db: str, database: str):
 async def test_cli_jobs_run_records_the_run(db: str, database: str):
     await _listed_request()
 
-    code, out = await _loket(
-        "jobs", "run", "emergency_list", "--today", "2026-11-01", "--quiet", url=database
-    )
+    code, out = await _loket("jobs", "run", "emergency_list", "--quiet", url=database)
 
     assert code == 0, out
     assert "recorded as job run" in out
     run = (await fetch("SELECT job, trigger, status, reference_date FROM job_run"))[0]
+    today = (await fetch("SELECT current_date AS d"))[0]["d"]
     assert dict(run) == {
         "job": "emergency_list",
         "trigger": "cli",
         "status": "SUCCEEDED",
-        "reference_date": datetime.date(2026, 11, 1),
+        "reference_date": today,
     }
 
 
-async def test_cli_jobs_run_refuses_a_future_date_without_dry_run(db: str, database: str):
-    future = (datetime.date.today() + datetime.timedelta(days=2)).isoformat()
+@pytest.mark.parametrize("days", [2, -2])
+async def test_cli_jobs_run_refuses_another_date_without_dry_run(db: str, database: str, days: int):
+    other = (datetime.date.today() + datetime.timedelta(days=days)).isoformat()
 
-    code, out = await _loket("jobs", "run", "emergency_list", "--today", future, url=database)
+    code, out = await _loket("jobs", "run", "emergency_list", "--today", other, url=database)
 
     assert code == 2
     assert "only with --dry-run" in out
@@ -425,3 +449,183 @@ async def test_housekeeping_deletes_only_what_has_served_its_purpose(db: str, jo
         "sent-recent",
     ]
     assert (await run_job("housekeeping", job_pool, today=today)).counts == {}
+
+
+async def test_a_killed_worker_does_not_block_the_job_for_the_next_worker(
+    db: str, database: str, tmp_path: Any
+):
+    """A worker killed (SIGKILL) in the middle of a job leaves it `doing` in the queue and
+    RUNNING in job_run; the next worker still runs the later ticks, and the dead run is
+    marked interrupted."""
+    await f.municipality("24062", "Leuven")
+    await fetch(
+        """INSERT INTO request_statistic (municipality_id, month, requests, fulfilled,
+               withdrawn, emergency, median_wait_days, computed_at)
+           VALUES ('24062', '2026-01-01', 1, 0, 0, 0, NULL, now())"""
+    )
+    blocker = await asyncpg.connect(to_asyncpg_dsn(database))
+    every_second = {
+        "LOKET_JOB_SCHEDULE_STATISTICS": "* * * * * *",
+        "LOKET_JOB_SCHEDULE_HOUSEKEEPING": "off",
+    }
+    try:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("SELECT * FROM request_statistic FOR UPDATE")  # the job waits
+        first = await _start_worker(database, str(tmp_path / "a.log"), **every_second)
+        for _ in range(200):
+            await asyncio.sleep(0.1)
+            if await blocker.fetchval("SELECT count(*) FROM job_run WHERE status = 'RUNNING'"):
+                break
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        await tx.rollback()
+        second = await _start_worker(database, str(tmp_path / "b.log"), **every_second)
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.1)
+                succeeded = await blocker.fetchval(
+                    "SELECT count(*) FROM job_run WHERE status = 'SUCCEEDED'"
+                )
+                if succeeded:
+                    break
+        finally:
+            second.terminate()
+            await asyncio.wait_for(second.wait(), 30)
+    finally:
+        await blocker.close()
+
+    runs = await fetch("SELECT status, error FROM job_run WHERE job = 'statistics' ORDER BY id")
+    assert runs[0]["status"] == "FAILED", (runs, _read(str(tmp_path / "b.log"))[-4000:])
+    assert runs[0]["error"] == "Interrupted"
+    assert any(r["status"] == "SUCCEEDED" for r in runs), _read(str(tmp_path / "b.log"))[-3000:]
+
+
+async def test_a_dry_run_neither_waits_for_nor_blocks_a_real_run(db: str, job_pool: Any):
+    await _listed_request()
+    async with job_pool.acquire() as holder:
+        await holder.execute(
+            "SELECT pg_advisory_lock(hashtextextended('loket-job:emergency_list', 0))"
+        )
+        try:
+            dry = await run_job("emergency_list", job_pool, today=ON_LIST, dry_run=True)
+        finally:
+            await holder.execute(
+                "SELECT pg_advisory_unlock(hashtextextended('loket-job:emergency_list', 0))"
+            )
+
+    assert dry.skipped is None
+    assert dry.counts["stamped"] == 1
+
+
+async def test_a_worker_tick_skips_a_busy_job_and_raises_on_failure_for_a_retry(
+    db: str, database: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Busy elsewhere: the tick is skipped (that run does the work). Failed: the task
+    raises, so procrastinate retries it, and the retry resumes the same tick's record."""
+    from jobs import app as job_app
+
+    job_app.create_app(database)
+    task = job_app._task_for("housekeeping")
+    try:
+        async with (await job_app.pool()).acquire() as holder:
+            await holder.execute(
+                "SELECT pg_advisory_lock(hashtextextended('loket-job:housekeeping', 0))"
+            )
+            try:
+                await task(timestamp=1_800_000_100)
+            finally:
+                await holder.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended('loket-job:housekeeping', 0))"
+                )
+        assert await fetch("SELECT 1 FROM job_run") == []
+
+        import jobs.housekeeping as housekeeping
+
+        rules = dict(housekeeping.RULES)
+        monkeypatch.setitem(housekeeping.RULES, "outbox_messages", ("no_such_table", "true"))
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await task(timestamp=1_800_000_123)
+        monkeypatch.setattr(housekeeping, "RULES", rules)
+        await task(timestamp=1_800_000_123)  # procrastinate's retry
+    finally:
+        await job_app.close_pool()
+
+    runs = await fetch("SELECT scheduled_for, status FROM job_run")
+    assert [tuple(r) for r in runs] == [(1_800_000_123, "SUCCEEDED")]
+
+
+async def test_a_run_whose_lock_connection_died_stops_before_its_next_batch(db: str, job_pool: Any):
+    """The advisory lock lives with its connection; once that connection is gone another
+    run may start, so this one must not go on."""
+    leuven = await f.municipality("24062", "Leuven")
+    loc = await f.location(leuven)
+    for _ in range(3):
+        h, _ = await f.household(leuven)
+        await f.care_request(await f.child(h, born=datetime.date(2026, 6, 1)), loc, start=D)
+    original = asyncpg.connection.Connection.execute
+    killed = False
+
+    async def kill_lock_holder(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal killed
+        result = await original(self, query, *args, **kwargs)
+        if "SET emergency_since = LEAST" in query and not killed:
+            killed = True
+            async with job_pool.acquire() as other:
+                await other.execute(
+                    """SELECT pg_terminate_backend(pid) FROM pg_locks
+                       WHERE locktype = 'advisory' AND granted"""
+                )
+        return result
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(asyncpg.connection.Connection, "execute", kill_lock_holder)
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+            await run_job("emergency_list", job_pool, today=ON_LIST, batch_size=1)
+
+    assert await CareRequest.filter(emergency_since__not_isnull=True).count() == 1
+
+
+async def test_emergency_list_announces_a_newly_chosen_municipality_once(db: str, job_pool: Any):
+    """Announced in Leuven; the family then chooses a location in Herent: the next run
+    tells Herent's staff, and nobody in Leuven again."""
+    r, loc, _ = await _listed_request()
+    leuven_staff = await f.user(Role.PROVIDER, provider_location=loc)
+    herent = await f.municipality("24038", "Herent")
+    in_herent = await f.location(herent, "De Bolleboos")
+    herent_staff = await f.user(Role.PROVIDER, provider_location=in_herent)
+    await run_job("emergency_list", job_pool, today=ON_LIST)
+    await Application.create(request=r, location=in_herent, preference=2)
+
+    again = await run_job("emergency_list", job_pool, today=ON_LIST)
+    third = await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    assert (again.counts["notified_requests"], again.counts["messages"]) == (1, 1)
+    assert third.counts == {}
+    rows = await fetch("SELECT recipient_id FROM outbox ORDER BY created_at")
+    assert [row["recipient_id"] for row in rows] == [leuven_staff.id, herent_staff.id]
+    notified = (await CareRequest.get(id=r.id)).emergency_notified_municipalities
+    assert sorted(notified) == ["24038", "24062"]
+
+
+async def test_emergency_list_tells_organisation_staff_once_for_all_its_locations(
+    db: str, job_pool: Any
+):
+    leuven = await f.municipality("24062", "Leuven")
+    org = await f.organisation("Kinderopvang Leuven vzw")
+    locations = [await f.location(leuven, f"Locatie {i}", organisation=org) for i in range(7)]
+    staff = await f.user(Role.PROVIDER, provider_organisation=org)
+    for _ in range(2):
+        h, _ = await f.household(leuven)
+        child = await f.child(h, born=datetime.date(2026, 6, 1))
+        await f.care_request(child, locations[0], start=D)
+
+    result = await run_job("emergency_list", job_pool, today=ON_LIST)
+
+    assert (result.counts["notified_requests"], result.counts["messages"]) == (2, 1)
+    message = (await fetch("SELECT recipient_id, params FROM outbox"))[0]
+    assert message["recipient_id"] == staff.id
+    params = orjson.loads(message["params"])
+    assert params["count"] == 2
+    assert params["locations"] == [f"Locatie {i}" for i in range(5)]
+    assert params["more_locations"] == 2

@@ -152,3 +152,18 @@ async def test_migrations_upgrade_a_filled_database_and_go_back_down(database: s
 
     # and up again
     await loket_migrate()
+
+
+def test_the_job_engine_schema_is_the_pinned_release() -> None:
+    """Migration 0008 creates procrastinate's schema from the copy in models/sql; the
+    installed procrastinate must be that release (an upgrade needs a migration with its
+    delta files)."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from procrastinate.schema import SchemaManager
+
+    pinned = version("procrastinate")
+    copy = Path(__file__).resolve().parent.parent / "models" / "sql" / f"procrastinate-{pinned}.sql"
+    assert copy.exists(), f"no schema copy for procrastinate {pinned}: add a migration"
+    assert copy.read_text(encoding="utf-8") == SchemaManager.get_schema()

@@ -30,6 +30,7 @@ from loket.settings import settings
 from models.accounts import Membership, Role, User
 from models.households import Household, Parent
 from models.jobs import OutboxMessage
+from models.privacy import Agreement, AgreementKind
 from models.requests import Application, CareRequest
 from tests import factories as f
 
@@ -487,6 +488,59 @@ async def test_start_dossier_as_worker_notifies_the_organisation_workers(actor: 
     assert found[0]["params"] == {"organisation_name": "OCMW Leuven"}
 
 
+async def end_processing_agreement(**party: Any) -> None:
+    """The party's processing agreement ended yesterday."""
+    ended = await Agreement.filter(kind=AgreementKind.PROCESSING, **party).update(
+        ends_on=f.days(-1)
+    )
+    assert ended == 1
+
+
+async def test_submit_care_request_as_parent_notifies_no_staff_whose_agreement_ended(
+    actor: Any,
+) -> None:
+    # given: two chosen locations; the organisation of one has no agreement in force
+    muni = await f.municipality("24062", "Leuven")
+    fam = await family(muni)
+    appel, _ = await location_with_staff(muni, "Kinderdagverblijf De Appel")
+    await f.user(Role.PROVIDER, provider_organisation=await appel.organisation)
+    peer, peer_staff = await location_with_staff(muni, "Onthaal Het Peertje")
+    await end_processing_agreement(provider_organisation_id=appel.organisation_id)  # type: ignore[attr-defined]
+
+    # when
+    result = await actor(fam.user).gql(SUBMIT, submit_input(fam.child, appel, peer))
+
+    # then: the request reaches both, the message only the staff who may open it
+    assert result["data"]["submitCareRequest"]["errors"] == []
+    assert await Application.all().count() == 2
+    added = await Application.get(location_id=peer.id)
+    assert messages(await rows()) == {
+        ("new_application", peer_staff.id, f"new_application:{added.id}:{peer_staff.id}")
+    }
+
+
+async def test_revoke_mandate_as_parent_tells_no_workers_of_an_organisation_without_agreement(
+    actor: Any,
+) -> None:
+    # given: a mandate of an organisation whose processing agreement has ended
+    muni = await f.municipality("24062", "Leuven")
+    fam = await family(muni)
+    ocmw = await f.referral_organisation("OCMW Leuven")
+    await f.user(Role.TOELEIDER, referral_organisation=ocmw)
+    mandate = await f.mandate(fam.household, fam.parent, ocmw)
+    await end_processing_agreement(referral_organisation_id=ocmw.id)
+
+    # when
+    result = await actor(fam.user).gql(REVOKE, {"input": {"mandateId": str(mandate.id)}})
+
+    # then: the family hears of it, the workers (who lost access already) do not
+    assert result["data"]["revokeMandate"]["errors"] == []
+    assert messages(await rows()) == {
+        ("mandate_revoked", u.id, f"mandate_revoked:{mandate.id}:{u.id}")
+        for u in (fam.user, fam.partner_user)
+    }
+
+
 async def test_submit_care_request_that_fails_after_the_notification_writes_none(
     actor: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -562,7 +616,12 @@ async def test_the_same_event_written_twice_is_one_message(db: str, job_pool: An
                     HOUSEHOLD_PARENTS,
                     kind=Kind.EMERGENCY_LIST,
                     key=f"emergency_list:{appel.id}:2027-01-01",
-                    params={"location_name": "X", "count": 1, "date": "2027-01-01"},
+                    params={
+                        "locations": ["X"],
+                        "more_locations": 0,
+                        "count": 1,
+                        "date": "2027-01-01",
+                    },
                     household=fam.household.id,
                 )
             )
@@ -760,15 +819,38 @@ async def test_notifications_retry_when_the_relay_is_unreachable(
     # when
     result = await run_job("notifications", job_pool)
 
-    # then
+    # then: no attempt is counted (an outage must not use up the attempts)
     assert result.counts == {"retried": 2}
     for message_id in ids:
         state = await status_of(message_id)
         assert (state["status"], state["attempts"], state["last_error"]) == (
             "PENDING",
-            1,
+            0,
             "SMTPConnectError",
         )
+
+
+async def test_notifications_give_up_after_a_long_outage_only(
+    db: str, job_pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: nothing listens; one message waits for 73 hours, one for 71
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    use_settings(monkeypatch, smtp_host="127.0.0.1", smtp_port=port, smtp_timeout_seconds=5)
+    user = await f.user(None)
+    old, recent = await queue(user), await queue(user)
+    now = datetime.datetime.now(datetime.UTC)
+    await OutboxMessage.filter(id=old).update(created_at=now - datetime.timedelta(hours=73))
+    await OutboxMessage.filter(id=recent).update(created_at=now - datetime.timedelta(hours=71))
+
+    # when
+    result = await run_job("notifications", job_pool)
+
+    # then
+    assert result.counts == {"retried": 1, "failed": 1}
+    assert (await status_of(old))["status"] == "FAILED"
+    assert (await status_of(recent))["status"] == "PENDING"
 
 
 async def test_notifications_without_smtp_send_nothing(
@@ -913,9 +995,15 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "start_date": "2027-03-01",
         "reply_deadline": "2027-02-10",
     },
-    Kind.EMERGENCY_LIST: {"location_name": "De Appel", "count": 3, "date": "2027-01-05"},
+    Kind.EMERGENCY_LIST: {
+        "locations": ["De Appel", "Het Peertje"],
+        "more_locations": 2,
+        "count": 3,
+        "date": "2027-01-05",
+    },
     Kind.MANDATE_GRANTED: {"organisation_name": "OCMW Leuven"},
     Kind.MANDATE_REVOKED: {"organisation_name": "OCMW Leuven"},
+    Kind.BREACH_REPORTED: {"deadline": "2027-01-08T13:30Z"},
 }
 KINDS = [v for k, v in vars(Kind).items() if not k.startswith("_")]
 
@@ -927,7 +1015,8 @@ def test_every_kind_has_a_template_in_dutch_and_english(kind: str, language: str
 
     assert mail.subject
     assert "\n" not in mail.subject
-    assert "De Appel" in mail.subject or "OCMW Leuven" in mail.subject
+    # the subject names where (a location, an organisation) or, for a breach, by when
+    assert any(hint in mail.subject for hint in ("De Appel", "OCMW Leuven", "2027"))
     assert settings.public_url in mail.body
     assert "None" not in mail.body
     assert (notifications.TEMPLATES / language / f"{kind}.txt").is_file()
@@ -935,17 +1024,33 @@ def test_every_kind_has_a_template_in_dutch_and_english(kind: str, language: str
 
 def test_templates_say_dates_and_counts_in_words() -> None:
     one = notifications.render(
-        Kind.EMERGENCY_LIST, "nl", {"location_name": "De Appel", "count": 1, "date": "2027-01-05"}
+        Kind.EMERGENCY_LIST,
+        "nl",
+        {"locations": ["De Appel"], "more_locations": 0, "count": 1, "date": "2027-01-05"},
     )
     three = notifications.render(Kind.EMERGENCY_LIST, "nl", SAMPLE_PARAMS[Kind.EMERGENCY_LIST])
     offer = notifications.render(Kind.OFFER, "en", SAMPLE_PARAMS[Kind.OFFER])
 
     assert one.subject == "1 aanvraag op de noodlijst bij De Appel"
-    assert "Op 5 januari 2027 kwam 1 aanvraag uit de buurt van De Appel" in one.body
-    assert three.subject == "3 aanvragen op de noodlijst bij De Appel"
+    assert "Op 5 januari 2027 kwam 1 aanvraag op de noodlijst uit de buurt van:\n- De Appel\n" in (
+        one.body
+    )
+    assert "andere" not in one.body
+    assert three.subject == "3 aanvragen op de noodlijst bij De Appel en andere locaties"
     assert "kwamen 3 aanvragen" in three.body
+    assert "- De Appel\n- Het Peertje\n- en 2 andere locaties\n" in three.body
     assert offer.body.startswith("Hello,\n\nDe Appel offers a childcare place from 1 March 2027.")
     assert "Please reply by 10 February 2027." in offer.body
+
+
+def test_breach_template_says_the_deadline_in_belgian_time() -> None:
+    winter = notifications.render(Kind.BREACH_REPORTED, "nl", {"deadline": "2027-01-08T13:30Z"})
+    summer = notifications.render(Kind.BREACH_REPORTED, "en", {"deadline": "2027-07-08T23:30Z"})
+
+    assert winter.subject == "Vermoedelijk datalek gemeld: beoordelen vóór 8 januari 2027 om 14:30"
+    assert "uiterlijk op 8 januari 2027 om 14:30 (Belgische tijd)" in winter.body
+    assert summer.subject == "Suspected data breach reported: assess it before 9 July 2027 at 01:30"
+    assert "must know by 9 July 2027 at 01:30 (Belgian time)" in summer.body
 
 
 def test_templates_keep_a_subject_on_one_line() -> None:
@@ -1085,7 +1190,8 @@ async def test_sent_messages_and_logs_hold_no_personal_data(
             kind=Kind.EMERGENCY_LIST,
             key=f"emergency_list:{appel.id}:{f.TODAY}",
             params={
-                "location_name": "Kinderdagverblijf De Appel",
+                "locations": ["Kinderdagverblijf De Appel"],
+                "more_locations": 0,
                 "count": 1,
                 "date": "2027-01-05",
             },

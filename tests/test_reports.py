@@ -13,9 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+import jobs.notifications as notifications
+from jobs import outbox
 from loket.db import execute, fetch
 from loket.settings import settings
-from models.accounts import Role
+from models.accounts import Role, User
+from models.jobs import OutboxMessage
 from models.privacy import Report, ReportNote
 from tests import factories as f
 from tests.assertions import assert_forbidden
@@ -152,6 +155,93 @@ async def test_file_breach_deadline_is_exactly_72_hours_after_receipt(actor: Any
     assert report.kind == "DATA_BREACH"
     assert report.notification_deadline is not None
     assert report.notification_deadline - report.created_at == datetime.timedelta(hours=72)
+
+
+async def outbox_rows() -> list[dict[str, Any]]:
+    return list(
+        await OutboxMessage.all()
+        .order_by("id")
+        .values("kind", "recipient_id", "language", "params", "dedup_key", "status")
+    )
+
+
+async def test_file_breach_as_anonymous_alerts_every_admin_in_force_with_the_deadline_only(
+    actor: Any,
+) -> None:
+    # given: two admins in force, and admins and staff who must not hear of it
+    admin = await f.user(Role.ADMIN)
+    colleague = await f.user(Role.ADMIN)
+    await f.user(Role.ADMIN, agreement=False)
+    ended = await f.user(Role.ADMIN, agreement=False)
+    await f.confidentiality(ended, ends_on=f.days(-1))
+    revoked = await f.user(Role.ADMIN)
+    await revoked.memberships.all().update(revoked_at=datetime.datetime.now(datetime.UTC))
+    inactive = await f.user(Role.ADMIN)
+    await User.filter(id=inactive.id).update(is_active=False)
+    await f.user(Role.PARENT)
+    await f.user(Role.LOKET, counter=await f.counter("Loket Leuven"))
+
+    # when
+    report_id = await file(
+        actor(None), "DATA_BREACH", BREACH_TEXT, contactEmail="melder@example.be"
+    )
+
+    # then: one message per admin in force, in the report's transaction, with the deadline
+    report = await Report.get(id=report_id)
+    assert report.notification_deadline is not None
+    deadline = report.notification_deadline.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
+    found = await outbox_rows()
+    assert {(r["recipient_id"], r["dedup_key"]) for r in found} == {
+        (u.id, f"breach_reported:{report_id}:{u.id}") for u in (admin, colleague)
+    }
+    assert [(r["kind"], r["language"], r["status"], r["params"]) for r in found] == [
+        ("breach_reported", "nl", "PENDING", {"deadline": deadline})
+    ] * 2
+    # and the message says when, never what was reported or by whom
+    mail = notifications.render(found[0]["kind"], found[0]["language"], found[0]["params"])
+    assert mail.subject.startswith("Vermoedelijk datalek gemeld: beoordelen vóór ")
+    for secret in ("gegevens van een ander gezin", "melder@example.be"):
+        assert secret not in mail.subject + mail.body
+
+
+async def test_file_complaint_or_refused_breach_alerts_nobody(actor: Any, limits_of: Any) -> None:
+    # given: an admin, and one report per IP and hour
+    await f.user(Role.ADMIN)
+    limits_of(1, 100)
+    anonymous = actor(None)
+
+    # when: a complaint, a breach with bad input, a breach over the limit
+    await file(anonymous)
+    too_short = await anonymous.gql(FILE, report_input("DATA_BREACH", "kort"))
+    limited = await anonymous.gql(FILE, report_input("DATA_BREACH", BREACH_TEXT))
+
+    # then: no alert
+    assert codes(too_short, "fileReport") == [(["input", "text"], "TOO_SHORT")]
+    assert codes(limited, "fileReport") == [(["input"], "RATE_LIMITED")]
+    assert await outbox_rows() == []
+
+
+async def test_file_breach_that_fails_after_the_alert_keeps_neither(
+    actor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: an admin, and the transaction fails after the alert was written
+    await f.user(Role.ADMIN)
+    written = outbox.breach_reported
+
+    async def write_then_fail(*args: Any) -> int:
+        assert await written(*args) == 1
+        raise RuntimeError("crash after the alert")
+
+    monkeypatch.setattr(outbox, "breach_reported", write_then_fail)
+
+    # when
+    response = await actor(None).post_gql(FILE, report_input("DATA_BREACH", BREACH_TEXT))
+
+    # then: neither the report nor its alert
+    assert response.json()["data"] is None
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert await Report.all().count() == 0
+    assert await outbox_rows() == []
 
 
 async def test_file_report_as_anonymous_is_limited_per_ip(
@@ -755,3 +845,17 @@ async def test_my_reports_has_no_text_or_notes_fields(actor: Any) -> None:
 
     assert result.get("data") is None
     assert {e["extensions"]["code"] for e in result["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_a_huge_text_is_refused_before_any_work_and_counts_nothing(actor: Any) -> None:
+    """Thirty aliases of a 900 kB text: each refused TOO_LONG at once (no cleaning of it)."""
+    text = "<" * 900_000
+    aliases = " ".join(
+        f"a{i}: fileReport(input: {{kind: COMPLAINT, text: $t}}) {{ errors {{ code }} }}"
+        for i in range(30)
+    )
+
+    result = await actor(None).gql(f"mutation Huge($t: String!) {{ {aliases} }}", {"t": text})
+
+    assert {e["code"] for i in range(30) for e in result["data"][f"a{i}"]["errors"]} == {"TOO_LONG"}
+    assert await Report.all().count() == 0

@@ -275,6 +275,16 @@ OPERATIONS.update(
         ("Mutation", "closeReport"): _mutation(
             "closeReport", "CloseReportInput", {"reportId": NOWHERE, "note": "x"}
         ),
+        ("Mutation", "requestDataExport"): (
+            "mutation { requestDataExport { errors { code } } }",
+            {},
+        ),
+        ("Mutation", "downloadDataExport"): _mutation(
+            "downloadDataExport", "DownloadDataExportInput", {"exportId": NOWHERE}
+        ),
+        ("Mutation", "requestErasure"): _mutation(
+            "requestErasure", "RequestErasureInput", {"confirm": True}
+        ),
     }
 )
 

@@ -4,6 +4,7 @@ the legal disclosure register with its secrecy, and the consent and mandate hist
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -724,6 +725,215 @@ async def test_update_disclosure_as_admin_links_later_reads(actor: Any) -> None:
     assert (await actor(admin).gql(DISCLOSABLE, {"id": str(w.household.id)}))["data"] == {
         "disclosableReads": {"edges": []}
     }
+
+
+# Reading for a disclosure: the X-Loket-Disclosure header
+
+BOTH = """query ForPoliceAndMore($a: ID!, $b: ID!) {
+  a: household(id: $a) { parents { firstName street } }
+  b: household(id: $b) { parents { firstName } }
+}"""
+
+
+async def read_for(
+    client: Any, named: str | list[str], query: str, variables: dict[str, Any]
+) -> Any:
+    """POST `query` naming the disclosure(s) `named` in X-Loket-Disclosure."""
+    values = [named] if isinstance(named, str) else named
+    return await client.http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers=[("X-Loket-Disclosure", value) for value in values],
+    )
+
+
+async def secret_disclosure(actor: Any, w: Family, admin: User) -> str:
+    """A secret disclosure recorded before any read for it; its id."""
+    recorded = await actor(admin).gql(RECORD, {"input": disclosure_input(w, secret=True)})
+    assert recorded["data"]["recordDisclosure"]["errors"] == []
+    return str(recorded["data"]["recordDisclosure"]["disclosure"]["id"])
+
+
+async def log_values() -> list[dict[str, Any]]:
+    return list(
+        await AccessLogEntry.all()
+        .order_by("id")
+        .values("id", "role", "household_id", "disclosure_id", "outcome")
+    )
+
+
+async def test_reads_with_the_disclosure_header_as_admin_are_never_in_the_family_log(
+    actor: Any,
+) -> None:
+    # given: a provider read the family may see, and a secret disclosure with no reads yet
+    w = await family()
+    await actor(w.provider).gql(READ, {"id": str(w.household.id)})
+    admin = await f.user(Role.ADMIN)
+    disclosure_id = await secret_disclosure(actor, w, admin)
+
+    # when: the admin reads the dossier for it, naming it
+    response = await read_for(actor(admin), disclosure_id, FOR_POLICE, {"id": str(w.household.id)})
+
+    # then: the read is written linked to the disclosure (no moment without the link)
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json()
+    assert {p["firstName"] for p in response.json()["data"]["household"]["parents"]} == {
+        "An",
+        "Bert",
+    }
+    rows = await log_values()
+    assert [(r["role"], str(r["disclosure_id"])) for r in rows] == [
+        ("PROVIDER", "None"),
+        ("ADMIN", disclosure_id),
+    ]
+    # and neither parent sees it; the register has it; nothing is left to link
+    for user in (w.parent, w.partner):
+        assert [n["role"] for n in nodes(await my_log(actor(user)))] == ["PROVIDER"]
+    register = await actor(admin).gql(REGISTER, {"id": str(w.household.id)})
+    assert register["data"]["disclosures"][0]["reads"] == [
+        {"id": str(rows[1]["id"]), "fields": ["Parent.firstName", "Parent.street"]}
+    ]
+    disclosable = await actor(admin).gql(DISCLOSABLE, {"id": str(w.household.id)})
+    assert disclosable["data"] == {"disclosableReads": {"edges": []}}
+
+    # when: the secrecy is lifted
+    lifted = await actor(admin).gql(
+        UPDATE, {"input": {"disclosureId": disclosure_id, "secret": False}}
+    )
+
+    # then: the read shows, with the disclosure it was made for
+    assert lifted["data"]["updateDisclosure"]["errors"] == []
+    entries = nodes(await my_log(actor(w.parent)))
+    assert [(n["role"], n["operationName"], n["disclosure"]) for n in entries] == [
+        ("ADMIN", "ForPolice", {"authority": "Politiezone Leuven"}),
+        ("PROVIDER", "ReadDossier", None),
+    ]
+
+
+async def test_disclosure_header_links_only_the_reads_of_the_disclosure_dossier(
+    actor: Any,
+) -> None:
+    # given: a secret disclosure of one family
+    w = await family()
+    admin = await f.user(Role.ADMIN)
+    disclosure_id = await secret_disclosure(actor, w, admin)
+
+    # when: one request reads that family and another one
+    response = await read_for(
+        actor(admin),
+        disclosure_id,
+        BOTH,
+        {"a": str(w.household.id), "b": str(w.other_household.id)},
+    )
+
+    # then: only the disclosure's dossier's row is linked; the other family sees its read
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json()
+    linked = {r["household_id"]: r["disclosure_id"] for r in await log_values()}
+    assert linked == {w.household.id: uuid.UUID(disclosure_id), w.other_household.id: None}
+    assert nodes(await my_log(actor(w.parent))) == []
+    assert [
+        (n["role"], n["fields"], n["operationName"], n["disclosure"])
+        for n in nodes(await my_log(actor(w.other_parent)))
+    ] == [("ADMIN", ["Parent.firstName"], "ForPoliceAndMore", None)]
+
+
+async def test_disclosure_header_links_every_operation_of_a_batch_and_uniqueness_checks(
+    actor: Any,
+) -> None:
+    # given: a secret disclosure
+    w = await family()
+    admin = await f.user(Role.ADMIN)
+    disclosure_id = await secret_disclosure(actor, w, admin)
+
+    # when: a batch reads the dossier and checks its child, naming the disclosure
+    response = await actor(admin).http.post(
+        "/graphql",
+        json=[
+            {"query": FOR_POLICE, "variables": {"id": str(w.household.id)}},
+            {"query": HAS_OPEN, "variables": {"child": str(w.child.id)}},
+        ],
+        headers={"X-Loket-Disclosure": disclosure_id},
+    )
+
+    # then: both rows are linked and the family sees neither
+    assert response.status_code == 200, response.text
+    assert response.json()[1] == {"data": {"hasOpenRequest": True}}
+    # (the operations run concurrently: their rows come in either order)
+    assert sorted((str(r["outcome"]), str(r["disclosure_id"])) for r in await log_values()) == [
+        ("ANSWERED", disclosure_id),
+        ("None", disclosure_id),
+    ]
+    assert nodes(await my_log(actor(w.parent))) == []
+
+
+@pytest.mark.parametrize(
+    "who", ["anonymous", "parent", "provider", "loket", "admin_without_agreement"]
+)
+async def test_disclosure_header_from_a_non_admin_is_refused_before_anything_runs(
+    actor: Any, who: str
+) -> None:
+    # given: a disclosure, and viewers who are not admins (in force)
+    w = await family()
+    disclosure_id = await secret_disclosure(actor, w, await f.user(Role.ADMIN))
+    users: dict[str, Any] = {
+        "anonymous": None,
+        "parent": w.parent,
+        "provider": w.provider,
+        "loket": await f.user(Role.LOKET, counter=await f.counter("Loket Leuven", w.muni)),
+        "admin_without_agreement": await f.user(Role.ADMIN, agreement=False),
+    }
+
+    # when
+    response = await read_for(actor(users[who]), disclosure_id, READ, {"id": str(w.household.id)})
+
+    # then: 400 with its code, and nothing read, nothing logged
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Only admins may name a legal disclosure (X-Loket-Disclosure) for "
+                "their reads.",
+                "extensions": {"code": "DISCLOSURE_ADMIN_ONLY"},
+            }
+        ]
+    }
+    assert await log_rows() == []
+
+
+@pytest.mark.parametrize("case", ["unknown", "malformed", "empty", "twice", "anonymised"])
+async def test_disclosure_header_as_admin_naming_no_usable_disclosure_is_refused(
+    actor: Any, case: str
+) -> None:
+    # given: an admin, a disclosure of a family, and a header that names it badly
+    w = await family()
+    admin = await f.user(Role.ADMIN)
+    disclosure_id = await secret_disclosure(actor, w, admin)
+    other = await actor(admin).gql(
+        RECORD, {"input": disclosure_input(w, householdId=str(w.other_household.id))}
+    )
+    other_id = other["data"]["recordDisclosure"]["disclosure"]["id"]
+    named: dict[str, str | list[str]] = {
+        "unknown": str(uuid.uuid4()),
+        "malformed": "Politiezone Leuven",
+        "empty": "",
+        "twice": [disclosure_id, other_id],
+        "anonymised": other_id,
+    }
+    if case == "anonymised":
+        await Household.filter(id=w.other_household.id).update(
+            anonymised_at=datetime.datetime.now(datetime.UTC)
+        )
+
+    # when
+    response = await read_for(actor(admin), named[case], READ, {"id": str(w.household.id)})
+
+    # then: refused, never ignored: the read would otherwise show to the family
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "DISCLOSURE_UNKNOWN"}
+    assert "recordDisclosure" in error["message"]
+    assert await log_rows() == []
 
 
 # Consent and mandate history

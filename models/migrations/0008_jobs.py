@@ -12,6 +12,7 @@ from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.contrib.postgres.fields import ArrayField
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0007_application_origin')]
@@ -80,6 +81,11 @@ class Migration(migrations.Migration):
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
         ops.AddField(
+            model_name='CareRequest',
+            name='emergency_notified_municipalities',
+            field=ArrayField(element_type='varchar(5)', null=True),
+        ),
+        ops.AddField(
             model_name='Child',
             name='anonymised_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
@@ -118,7 +124,7 @@ class Migration(migrations.Migration):
             name='work_situation',
             field=fields.CharEnumField(null=True, description='WORKING: WORKING\nJOB_SEEKING: JOB_SEEKING\nIN_TRAINING: IN_TRAINING\nINTEGRATION_COURSE: INTEGRATION_COURSE\nNONE: NONE', enum_type=WorkSituation, max_length=24),
         ),
-        ApplyJobEngineSchema(),
+        ApplyJobEngineSchema("3.10.0"),
         # One real run per job and schedule tick, whichever worker picks it up.
         ops.RunSQL(
             "CREATE UNIQUE INDEX job_run_one_per_tick ON job_run (job, scheduled_for) "
