@@ -24,9 +24,12 @@ Reference dates (timestamps become dates on a Belgian calendar, `TIME_ZONE`; N i
 Rule "children" (run first), per child: first name, nickname and last name become '',
 the RRN digests go, birth date and expected birth date are cut to the first day of
 their month (an exact birth date with a municipality re-identifies), and so are the
-dates of its sick-child service records; the free text of its requests
-(`care_request.note`) and of their applications (`refusal_reason`) is cleared,
-`anonymised_at` is set.
+dates of its sick-child service records, of its requests (submitted, desired start,
+closed, emergency list), of their applications and of its enrolments (start, end: a
+location with exact enrolment dates is as good as a name); the care pattern and the
+free text of its requests (`care_request.note`) and of their applications
+(`refusal_reason`) are cleared, `anonymised_at` is set. The trend statistics of those
+months then count waits in whole months.
 
 Rule "households" / "parents", per household: every parent's names, birthplace,
 nationality, home language, address (street, postal code; the municipality stays for the
@@ -188,13 +191,28 @@ WITH done AS (
     WHERE c.id = ANY($1::uuid[]) AND c.anonymised_at IS NULL
       AND {eligible}
     RETURNING c.id),
-notes AS (
-    UPDATE care_request r SET note = '' FROM done
-    WHERE r.child_id = done.id AND r.note <> '' RETURNING r.id),
-reasons AS (
-    UPDATE application a SET refusal_reason = '' FROM care_request r, done
-    WHERE r.child_id = done.id AND a.request_id = r.id AND a.refusal_reason <> ''
+requests AS (
+    UPDATE care_request r SET note = '', care_pattern = '{{}}'::jsonb,
+        submitted_at = date_trunc('month', r.submitted_at),
+        desired_start_date = date_trunc('month', r.desired_start_date)::date,
+        closed_at = date_trunc('month', r.closed_at),
+        emergency_since = date_trunc('month', r.emergency_since)::date,
+        emergency_notified_at = date_trunc('month', r.emergency_notified_at)
+    FROM done WHERE r.child_id = done.id RETURNING r.id),
+applications AS (
+    UPDATE application a SET refusal_reason = '',
+        created_at = date_trunc('month', a.created_at),
+        updated_at = date_trunc('month', a.updated_at),
+        answered_at = date_trunc('month', a.answered_at),
+        offered_start_date = date_trunc('month', a.offered_start_date)::date,
+        reply_deadline = date_trunc('month', a.reply_deadline)::date
+    FROM care_request r, done
+    WHERE r.child_id = done.id AND a.request_id = r.id
     RETURNING a.id),
+enrolments AS (
+    UPDATE enrolment e SET start_date = date_trunc('month', e.start_date)::date,
+        end_date = date_trunc('month', e.end_date)::date
+    FROM done WHERE e.child_id = done.id RETURNING e.id),
 services AS (
     UPDATE service_record s SET service_date = date_trunc('month', s.service_date)::date
     FROM done WHERE s.child_id = done.id AND extract(day FROM s.service_date) <> 1

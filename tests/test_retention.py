@@ -23,7 +23,7 @@ from models.access_log import AccessLogEntry
 from models.accounts import Membership, Role, User
 from models.households import Child, Household, Invitation, InvitationKind, Mandate, Parent
 from models.jobs import JobRun, OutboxMessage, OutboxStatus
-from models.requests import Application, CareRequest
+from models.requests import Application, CareRequest, Enrolment
 from models.searches import SavedSearch
 from permissions.rrn import Rrn
 from resolvers import uniqueness
@@ -405,8 +405,11 @@ async def test_anonymisation_clears_every_personal_field_and_trace(
         == (admin.id, "ADMIN", "ADMIN", True)
         for r in log_rows
     )
-    # the requests keep what the statistics need
-    assert (request["status"], request["submitted_at"]) == ("WITHDRAWN", LONG_AGO)
+    # the requests keep what the statistics need, their dates cut to the month
+    assert (request["status"], request["submitted_at"]) == (
+        "WITHDRAWN",
+        LONG_AGO.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+    )
 
 
 CLEARED_PARENT: dict[str, Any] = {
@@ -821,3 +824,27 @@ async def test_anonymised_child_leaves_the_enrolled_and_sick_child_views(
     assert await sick.gql(DOSSIER, {"id": str(h.id)}) == {"data": {"household": None}}
     by_admin = await admin.gql(DOSSIER, {"id": str(h.id)})
     assert by_admin["data"]["household"]["children"] == [{"id": str(younger.id)}]
+
+
+async def test_anonymised_child_keeps_only_month_dates_of_its_requests_and_places(
+    job_pool: asyncpg.Pool,
+) -> None:
+    """A location with exact enrolment dates, or a municipality with an exact submission
+    time, is as good as a name: what stays for the statistics is cut to the month."""
+    muni, loc = await place()
+    _, _, c = await dossier(muni, loc, "enrolment")
+    await Enrolment.filter(child_id=c.id).update(start_date=datetime.date(2018, 9, 17))
+
+    await run(job_pool, ANNIVERSARY)
+
+    r = await CareRequest.get(child_id=c.id)
+    e = await Enrolment.get(child_id=c.id)
+    a = await Application.get(request_id=r.id)
+    assert (r.submitted_at, r.closed_at) == (
+        datetime.datetime(2018, 1, 1, tzinfo=UTC),
+        datetime.datetime(2018, 6, 1, tzinfo=UTC),
+    )
+    assert (r.desired_start_date, r.care_pattern) == (datetime.date(2018, 9, 1), {})
+    assert (e.start_date, e.end_date) == (datetime.date(2018, 9, 1), datetime.date(2020, 3, 1))
+    assert a.created_at.day == 1
+    assert (a.created_at.hour, a.created_at.minute) == (0, 0)
