@@ -102,12 +102,14 @@ NOTIFY = f"""
         FROM per_user
         ON CONFLICT (dedup_key) DO NOTHING
         RETURNING 1),
+    reached AS (
+        SELECT p.request_id, array_agg(DISTINCT p.municipality_id ORDER BY p.municipality_id)
+                             AS municipalities
+        FROM places p WHERE p.request_id IN (SELECT id FROM batch) GROUP BY p.request_id),
     marked AS (
         UPDATE care_request r SET emergency_notified_at = now(),
-            emergency_notified_municipalities = ARRAY(
-                SELECT DISTINCT p.municipality_id FROM places p WHERE p.request_id = r.id
-                UNION SELECT unnest(r.emergency_notified_municipalities) ORDER BY 1)
-        WHERE r.id IN (SELECT id FROM batch) RETURNING 1)
+            emergency_notified_municipalities = reached.municipalities
+        FROM reached WHERE r.id = reached.request_id RETURNING 1)
     SELECT (SELECT count(*) FROM marked) AS requests, (SELECT count(*) FROM sent) AS messages"""
 
 

@@ -249,6 +249,15 @@ _FLANDERS_ROWS = [
            FROM bench_loc""",
     ),
     (
+        # Every organisation has its processor agreement in force (as access needs).
+        "agreement",
+        """INSERT INTO agreement (id, kind, provider_organisation_id, version, signed_on,
+               created_at)
+           SELECT md5('agreement' || id::text)::uuid, 'PROCESSING', id, 'synthetic',
+                  $1::date - 3650, $1::date::timestamptz - interval '10 years'
+           FROM provider_organisation""",
+    ),
+    (
         "provider_location",
         """INSERT INTO provider_location (id, organisation_id, name, street, postal_code,
                municipality_id, kind, capacity, tariff, subsidy_step, min_age_months,
