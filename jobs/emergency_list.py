@@ -75,21 +75,32 @@ NOTIFY = f"""
     fresh AS (
         SELECT p.request_id, p.municipality_id FROM places p
         WHERE p.request_id IN (SELECT id FROM batch) AND p.municipality_id <> ALL(p.done)),
-    per_user AS (
-        SELECT m.user_id, count(DISTINCT f.request_id) AS requests,
-               array_agg(DISTINCT loc.name ORDER BY loc.name) AS locations,
+    -- Staff (with their agreement in force) of the locations in the municipalities
+    -- reached, then each staff member's requests over their municipalities: the fan-out
+    -- is per municipality, not per location.
+    staff AS (
+        SELECT m.user_id, loc.name, loc.municipality_id
+        FROM membership m
+        JOIN provider_location loc
+          ON loc.id = m.provider_location_id
+          OR (m.provider_location_id IS NULL AND loc.organisation_id = m.provider_organisation_id)
+        JOIN app_user u ON u.id = m.user_id AND u.is_active
+        WHERE m.role = 'PROVIDER' AND m.revoked_at IS NULL
+          AND loc.municipality_id IN (SELECT municipality_id FROM fresh)
+          AND {role_in_force(Role.PROVIDER)}),
+    user_requests AS (
+        SELECT um.user_id, count(DISTINCT f.request_id) AS requests,
                md5(string_agg(DISTINCT f.request_id::text || f.municipality_id, ','
                               ORDER BY f.request_id::text || f.municipality_id)) AS digest
-        FROM fresh f
-        JOIN provider_location loc ON loc.municipality_id = f.municipality_id
-        JOIN membership m
-          ON m.role = 'PROVIDER' AND m.revoked_at IS NULL
-         AND (m.provider_location_id = loc.id
-              OR (m.provider_location_id IS NULL
-                  AND m.provider_organisation_id = loc.organisation_id))
-         AND {role_in_force(Role.PROVIDER)}
-        JOIN app_user u ON u.id = m.user_id AND u.is_active
-        GROUP BY m.user_id),
+        FROM (SELECT DISTINCT user_id, municipality_id FROM staff) um
+        JOIN fresh f ON f.municipality_id = um.municipality_id
+        GROUP BY um.user_id),
+    user_locations AS (
+        SELECT user_id, array_agg(DISTINCT name ORDER BY name) AS locations
+        FROM staff GROUP BY user_id),
+    per_user AS (
+        SELECT ur.user_id, ur.requests, ur.digest, ul.locations
+        FROM user_requests ur JOIN user_locations ul ON ul.user_id = ur.user_id),
     sent AS (
         INSERT INTO outbox (kind, recipient_id, language, params, dedup_key, status, attempts,
                             next_attempt_at, created_at, last_error)
