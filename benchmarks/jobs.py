@@ -26,15 +26,17 @@ parents and children cleared, households marked, access-log rows reduced), not t
 code. --explain prints the floors' plans (EXPLAIN ANALYZE, in a third rolled-back run).
 
 Figures on the 2-core development machine (PostgreSQL 15 with default settings, i.e.
-shared_buffers 128 MB for a 1.8 GB data set), scale 1.0, reference date 2026-11-29:
-generation 140-155 s (5.7 million rows; + 4 s migration, 3-5 s VACUUM ANALYZE), copy
-7-12 s. Emergency list: 9,371 requests to stamp, 607 stale stamps; floor (stamp) 0.4 s,
-floor (all writes: stamp, clear, 11,092 messages, mark notified) 1.7 s; the job 3.0 s
-(ratio 1.8), its second run 0.15 s. Retention: 64,754 households due (113,223 parents,
-61,453 children, 104,122 accounts, 161,483 access-log rows); floor (parents) 3-7 s,
-floor (all writes) 14-16 s; the job 35-58 s (ratio 2.5-3.7), its second run 10-19 s.
-Timings vary by up to a factor two between runs (the small buffer cache makes every
-statement flush pages); counts do not.
+shared_buffers 128 MB for a 1.8 GB data set), scale 1.0, reference date 2026-11-29
+(`benchmarks/jobs.py --scale 1.0 --keep`, 2026-11-29): generation 140-155 s (5.7 million
+rows; + 4 s migration, 3-5 s VACUUM ANALYZE), copy 4-12 s. Emergency list: 9,371
+requests to stamp, 607 stale stamps, 7,225 messages (one per staff member); floor
+(stamp) 0.3 s, floor (all writes) 1.1 s; the job 2.5 s (ratio 2.2), its second run
+0.14 s. Retention: 64,754 households due (113,223 parents, 61,453 children, 104,122
+accounts, 161,483 access-log rows); floor (parents) 2.5 s, floor (all writes) 10.7 s;
+the job 34.6 s (ratio 3.2; it also cuts the dates of requests, applications and
+enrolments to the month, which the floor does not), its second run 6.5 s. Timings vary
+by up to a factor two between runs (the small buffer cache makes every statement flush
+pages); counts do not.
 """
 
 from __future__ import annotations
