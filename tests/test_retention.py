@@ -827,7 +827,7 @@ async def test_anonymised_child_leaves_the_enrolled_and_sick_child_views(
 
 
 async def test_anonymised_child_keeps_only_month_dates_of_its_requests_and_places(
-    job_pool: asyncpg.Pool,
+    db: str, job_pool: asyncpg.Pool
 ) -> None:
     """A location with exact enrolment dates, or a municipality with an exact submission
     time, is as good as a name: what stays for the statistics is cut to the month."""
