@@ -103,6 +103,14 @@ async def load_viewer(conn: Any, user_id: uuid.UUID, requested_role: str | None)
         )
     else:
         role = roles[0] if roles else None
+    if role is None and Role.INTEGRATOR in without_agreement:
+        # A machine client exists only to act for its organisation: without that
+        # organisation's agreement it gets nothing, not an anonymous caller's public view
+        # (which would also escape the registered-operations rule).
+        raise RoleSelectionError(
+            AGREEMENT_MISSING,
+            "the processing agreement of the organisation this client acts for is not in force",
+        )
     mine = [r for r in held if r["role"] == role]
     acting_as: Role | None = None
     if role is Role.INTEGRATOR:

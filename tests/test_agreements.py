@@ -122,8 +122,14 @@ async def test_staff_reach_dossiers_only_while_their_agreement_is_in_force(
     for party in await _needed(w.users[who]):
         await Agreement.filter(**party).update(ends_on=today - datetime.timedelta(days=1))
 
-        # then the very next request reaches nothing, and says why
-        assert_agreement_missing(await client.gql(DOSSIERS), "dossiers")
+        # then the very next request reaches nothing, and says why (a machine client is
+        # refused whole)
+        response = await client.post_gql(DOSSIERS)
+        if who.startswith("integrator"):
+            assert_client_refused(response)
+        else:
+            assert response.status_code == 200, response.text
+            assert_agreement_missing(response.json(), "dossiers")
 
         # and a new agreement gives the access back at once
         kind = AgreementKind.CONFIDENTIALITY if "user_id" in party else AgreementKind.PROCESSING
@@ -282,11 +288,12 @@ async def test_integrator_of_an_organisation_without_agreement_is_denied(
     allowed = await f.user(Role.INTEGRATOR, provider_organisation=await with_agreement.organisation)
 
     # when both list their dossiers
-    denied_result = await actor(denied).gql(DOSSIERS)
+    denied_response = await actor(denied).post_gql(DOSSIERS)
     allowed_result = await actor(allowed).gql(DOSSIERS)
 
-    # then only the one whose organisation has an agreement reaches its dossier
-    assert_agreement_missing(denied_result, "dossiers")
+    # then only the one whose organisation has an agreement reaches its dossier; the
+    # other is refused whole (403), not served as an anonymous caller
+    assert_client_refused(denied_response)
     assert list(grants(allowed_result).values()) == ["PROVIDER_SELECTED"]
 
 
@@ -297,9 +304,29 @@ async def test_integrator_of_a_counter_without_agreement_is_denied(
     counter = await f.counter("Loket", muni, agreement=False)
     integrator = await f.user(Role.INTEGRATOR, counter=counter, agreement=False)
 
-    result = await actor(integrator).gql(DOSSIERS)
+    response = await actor(integrator).post_gql(DOSSIERS)
 
-    assert_agreement_missing(result, "dossiers")
+    assert_client_refused(response)
+
+
+async def test_integrator_without_agreement_cannot_even_read_public_data(
+    actor: Callable[..., Any],
+) -> None:
+    """Falling back to an anonymous caller's view would also escape the rule that
+    integrators run only registered operations."""
+    muni = await f.municipality("24062", "Leuven")
+    counter = await f.counter("Loket", muni, agreement=False)
+    integrator = await f.user(Role.INTEGRATOR, counter=counter, agreement=False)
+
+    response = await actor(integrator).post_gql("{ __typename }")
+
+    assert_client_refused(response)
+
+
+def assert_client_refused(response: Any) -> None:
+    assert response.status_code == 403, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "AGREEMENT_MISSING"
+    assert "data" not in response.json()
 
 
 # --- a membership without agreement is absent ----------------------------------------
