@@ -102,5 +102,5 @@ dry = subprocess.run(
     text=True,
 ).stdout
 assert "would touch" in dry, dry
-print(f"smoke: {alive} job worker(s) alive; emergency_list dry run: {dry.splitlines()[0]}")
+print(f"smoke: {alive} job worker(s) alive; {dry.splitlines()[0]}")
 sys.exit(0)

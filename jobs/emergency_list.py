@@ -26,7 +26,7 @@ does every rule in one transaction that is rolled back, so its counts are exact.
 from __future__ import annotations
 
 from jobs.outbox import Kind
-from jobs.runner import JobContext, job
+from jobs.runner import JobContext, job, rows_affected
 from loket.settings import settings
 from models.accounts import Role
 from permissions.agreements import role_in_force
@@ -127,11 +127,6 @@ NOTIFY = f"""
 NOTIFY_BATCH = 100_000
 
 
-def _rows(status: str) -> int:
-    """Rows of an `UPDATE n` status."""
-    return int(status.rsplit(" ", 1)[-1])
-
-
 @job(
     "emergency_list",
     "stamp requests on the emergency list (60 days) and notify providers once",
@@ -153,8 +148,8 @@ async def emergency_list(ctx: JobContext) -> None:
     if ctx.dry_run:
         # Everything in one transaction, rolled back: exact counts, nothing changed.
         async with ctx.batch() as conn:
-            stamped = _rows(await conn.execute(STAMP, ctx.today, days, limit))
-            left = _rows(await conn.execute(LEAVE, ctx.today, days, limit))
+            stamped = rows_affected(await conn.execute(STAMP, ctx.today, days, limit))
+            left = rows_affected(await conn.execute(LEAVE, ctx.today, days, limit))
             row = await conn.fetchrow(NOTIFY, ctx.today, limit)
             ctx.count("stamped", stamped)
             ctx.count("left", left)
@@ -164,7 +159,7 @@ async def emergency_list(ctx: JobContext) -> None:
     for rule, sql in (("stamped", STAMP), ("left", LEAVE)):
         while True:
             async with ctx.batch() as conn:
-                rows = _rows(await conn.execute(sql, ctx.today, days, limit))
+                rows = rows_affected(await conn.execute(sql, ctx.today, days, limit))
                 ctx.count(rule, rows)
             if rule == "stamped":
                 ctx.advance(rows)

@@ -101,7 +101,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from jobs.runner import JobContext, job
+from jobs.runner import JobContext, job, rows_affected
 from loket.settings import settings
 
 log = logging.getLogger("loket.jobs.export")
@@ -459,10 +459,6 @@ DELETE_CONDITION = f"""status IN ('DOWNLOADED', 'EXPIRED')
 DELETE_SQL = f"DELETE FROM data_export WHERE {DELETE_CONDITION}"
 
 
-def _rows(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
-
-
 @job(NAME, "build the copies of their data parents asked for; expire and delete unused ones",
      rules=RULES)  # fmt: skip
 async def exports(ctx: JobContext) -> None:
@@ -476,8 +472,8 @@ async def exports(ctx: JobContext) -> None:
             ctx.count("dropped", sum(1 for r in pending if not r["buildable"]))
         return
     async with ctx.batch() as conn:
-        ctx.count("expired", _rows(await conn.execute(EXPIRE_SQL)))
-        ctx.count("deleted", _rows(await conn.execute(DELETE_SQL)))
+        ctx.count("expired", rows_affected(await conn.execute(EXPIRE_SQL)))
+        ctx.count("deleted", rows_affected(await conn.execute(DELETE_SQL)))
     size = max(1, min(BUILD_BATCH, ctx.batch_size))
     while True:
         async with ctx.batch() as conn:

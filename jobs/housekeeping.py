@@ -16,7 +16,7 @@ Each rule deletes in batches of `batch_size` rows; a dry run counts.
 
 from __future__ import annotations
 
-from jobs.runner import JobContext, job
+from jobs.runner import JobContext, job, rows_affected
 
 RULES: dict[str, tuple[str, str]] = {
     # rule: (table, condition with $1 = the reference date)
@@ -68,7 +68,7 @@ async def housekeeping(ctx: JobContext) -> None:
                     ctx.today,
                     ctx.batch_size,
                 )
-                rows = int(status.rsplit(" ", 1)[-1])
+                rows = rows_affected(status)
                 ctx.count(rule, rows)
             ctx.advance(rows)
             if rows < ctx.batch_size:

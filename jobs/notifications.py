@@ -43,7 +43,7 @@ import orjson
 
 from jobs.outbox import HOUSEHOLD_PARENTS, Kind, insert_each_sql, recipients_of
 from jobs.runner import JobContext, job
-from loket.settings import settings
+from loket.settings import TIME_ZONE, settings
 
 log = logging.getLogger("loket.jobs")
 
@@ -108,7 +108,7 @@ def _long_date(context: Any, value: Any) -> str:
     return f"{day.day} {months[day.month - 1]} {day.year}"
 
 
-_BELGIUM = zoneinfo.ZoneInfo("Europe/Brussels")
+_BELGIUM = zoneinfo.ZoneInfo(TIME_ZONE)
 _AT = {"nl": "om", "en": "at"}
 
 

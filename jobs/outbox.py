@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from jobs.runner import rows_affected
 from models.accounts import Role
 from permissions.agreements import role_in_force
 from permissions.scopes import Params
@@ -93,7 +94,7 @@ async def _execute(conn: Any, sql: str, values: list[Any]) -> int:
         status = await execute(sql, *values)
     else:
         status = await conn.execute(sql, *values)
-    return int(status.rsplit(" ", 1)[-1])
+    return rows_affected(status)
 
 
 async def notify(

@@ -88,12 +88,11 @@ from typing import Any
 import asyncpg
 
 from jobs.runner import JobContext, job
-from loket.settings import settings
+from loket.settings import TIME_ZONE, settings
 
 log = logging.getLogger("loket.jobs.retention")
 
 # Reference days are days on a Belgian calendar.
-TIME_ZONE = "Europe/Brussels"
 # Keyset start: every (created_at, id) lies after it.
 _FIRST = (datetime.datetime(1, 1, 1, tzinfo=datetime.UTC), uuid.UUID(int=0))
 

@@ -75,6 +75,11 @@ def load_jobs() -> dict[str, Job]:
     return JOBS
 
 
+def rows_affected(status: str) -> int:
+    """The row count of a command status such as `UPDATE 12` or `INSERT 0 3`."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 class JobAlreadyRunning(Exception):
     """Another process holds this job's lock."""
 

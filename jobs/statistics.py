@@ -36,13 +36,12 @@ same figures. Rule "rows": the rows written (a dry run counts them and writes no
 
 from __future__ import annotations
 
-from jobs.runner import JobContext, job
-from loket.settings import settings
+from jobs.runner import JobContext, job, rows_affected
+from loket.settings import TIME_ZONE, settings
 
 # Counts below this are never shown (see `resolvers.statistics`).
 MIN_COUNT = 5
 # Months of submission and closing days are those of a Belgian calendar.
-TIME_ZONE = "Europe/Brussels"
 
 # $1: reference date, $2: emergency days, $3: time zone, $4: MIN_COUNT.
 FIGURES = """
@@ -79,11 +78,6 @@ SELECT municipality_id, month, requests, fulfilled, withdrawn, emergency,
 FROM ({FIGURES}) f"""
 
 
-def _rows(status: str) -> int:
-    """Rows of an `INSERT 0 n` status."""
-    return int(status.rsplit(" ", 1)[-1])
-
-
 @job(
     "statistics",
     "recompute the anonymised trend statistics per municipality and month of submission",
@@ -96,6 +90,6 @@ async def statistics(ctx: JobContext) -> None:
             rows = await conn.fetchval(f"SELECT count(*)::int FROM ({FIGURES}) f", *params)
         else:
             await conn.execute("DELETE FROM request_statistic")
-            rows = _rows(await conn.execute(RECOMPUTE, *params))
+            rows = rows_affected(await conn.execute(RECOMPUTE, *params))
         ctx.count("rows", rows)
     ctx.advance(rows)

@@ -38,6 +38,9 @@ def _rrn_keys() -> dict[str, bytes]:
     return keys
 
 
+# The platform's calendar: timestamps become days and months in Belgian time.
+TIME_ZONE = "Europe/Brussels"
+
 # Periodic jobs and their default schedules (cron, UTC). `LOKET_JOB_SCHEDULE_<NAME>`
 # overrides one (e.g. LOKET_JOB_SCHEDULE_STATISTICS="0 5 * * *"); "off" disables it.
 DEFAULT_JOB_SCHEDULES = {

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from loket.context import Info
 from loket.db import fetch
 from loket.errors import InvalidInput
-from loket.settings import settings
+from loket.settings import TIME_ZONE, settings
 from models.accounts import Role
 from permissions.scopes import Params
 from permissions.viewer import Viewer
@@ -28,7 +28,6 @@ MAX_MONTHS = 36
 DEFAULT_MONTHS_BACK = 12
 DEFAULT_MONTHS_AHEAD = 12
 # Fulfilment is a moment; its month is the month on a Belgian calendar.
-TIME_ZONE = "Europe/Brussels"
 
 
 def _index(day: datetime.date) -> int:

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loket.settings import TIME_ZONE
+
 CRITERIA = ("SIBLING", "STAFF_CHILD", "RESIDENT")  # a provider's own criteria
 
 # What each own criterion means in an explanation, e.g. "own policy: ... (+50)".
@@ -33,7 +35,7 @@ GROUP_POINTS = 100
 
 # Submission dates are Belgian calendar days: a request filed at 00:30 in Leuven on 1 April
 # 2024 is 31 March in UTC, but falls under the rules in force that Belgian day.
-_BELGIUM = zoneinfo.ZoneInfo("Europe/Brussels")
+_BELGIUM = zoneinfo.ZoneInfo(TIME_ZONE)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ from jobs.app import QUEUE
 from loket import limits, sessions
 from loket.context import Info
 from loket.db import execute, fetch
-from loket.settings import settings
+from loket.settings import TIME_ZONE, settings
 from models.accounts import Role
 from models.privacy import ErasureStatus, ExportStatus
 from permissions.policy import Ability, Grant
@@ -110,7 +110,7 @@ from schema.rights import (
     RequestErasurePayload,
 )
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
+BRUSSELS = ZoneInfo(TIME_ZONE)
 EXPORTS_PER_DAY = 5
 EXPORT_PATH = "/graphql/exports/{token}"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
