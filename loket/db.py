@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -71,12 +71,26 @@ def with_database(uri: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
+# Pool options of Tortoise's URL (`?maxsize=20`): asyncpg would send them to the server
+# as settings, which PostgreSQL refuses.
+_POOL_OPTIONS = {"minsize", "maxsize", "max_queries", "max_inactive_connection_lifetime"}
+
+
 def to_asyncpg_dsn(url: str) -> str:
-    """A libpq-style DSN asyncpg accepts, from a postgres://, postgresql:// or asyncpg:// URL."""
+    """A libpq-style DSN asyncpg accepts, from a postgres://, postgresql:// or asyncpg:// URL
+    (Tortoise's pool options left out)."""
     for prefix in ("asyncpg://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix) :]
-    return url
+            url = "postgresql://" + url[len(prefix) :]
+            break
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if k not in _POOL_OPTIONS]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def to_tortoise_url(url: str) -> str:
@@ -111,9 +125,48 @@ def service_database_url() -> str:
     return embedded_server_uri(settings.data_dir / "pgdata", "loket")
 
 
+class NoResetConnection(asyncpg.Connection):
+    """A connection of the web server's pool, released without asyncpg's reset query.
+
+    On every release asyncpg's pool sends `SELECT pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL` (a round trip; every statement Tortoise runs outside a
+    transaction is an acquire and a release of its own). Those statements undo session
+    state, and the web server's code leaves none behind: settings change only by
+    `SET LOCAL` in a transaction, its advisory locks are transaction-level
+    (`pg_advisory_xact_lock`), and it has no LISTEN, no cursor (`DECLARE`) and no
+    prepared statement of its own (asyncpg's statement cache survives the reset
+    anyway). The session-level advisory lock of a job run is taken on the job pool
+    (`jobs.runner.open_pool`), which keeps the reset. A transaction left open is still
+    rolled back on release (asyncpg's `Connection._reset` runs either way). Code that
+    sets session state on the server's connections (`set_config(..., false)`, `SET`
+    without LOCAL, `pg_advisory_lock`, LISTEN) must not be added.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+_server_pool = False
+
+
+def use_server_pool() -> None:
+    """From now on `tortoise_config` gives the web server's pool, whose connections are
+    released without reset (`NoResetConnection`). Only `loket serve` calls it, after its
+    migrations and before creating the app; the command line, the job worker, tests and
+    benchmarks keep asyncpg's reset."""
+    global _server_pool
+    _server_pool = True
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
+    connection: str | dict[str, Any] = to_tortoise_url(url)
+    if _server_pool:
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        connection = expand_db_url(to_tortoise_url(url))
+        connection["credentials"]["connection_class"] = NoResetConnection
     return {
-        "connections": {"default": to_tortoise_url(url)},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,
