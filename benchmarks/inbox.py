@@ -88,10 +88,7 @@ async def main(rounds: int, requests: int, page: int) -> None:
     async def floor() -> float:
         """The same statements for the same rows, without ranking or GraphQL."""
         start = time.perf_counter()
-        rows = await fetch(sql, *values)
-        await fetch(
-            "SELECT tariff, priority_criteria FROM provider_location WHERE id = $1", location
-        )
+        rows = await fetch(sql, *values)  # (with the location's tariff and criteria)
         chosen = rows[:page]
         ids = [r["request_id"] for r in chosen]
         await fetch(REQUEST_SQL.format(days="$2") + " WHERE r.id = ANY($1::uuid[])", ids, 60)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, parse
 from starlette.applications import Starlette
@@ -40,6 +41,7 @@ from loket.graphiql import ASSET_PREFIX, local_html
 from loket.integrators import TOKEN_PATH, token_endpoint
 from loket.media import GRAPHQL_RESPONSE, JSON, negotiate
 from loket.persisted import PersistedOperations
+from loket.planner import STATS, Fallback, Planner, compare_with_strawberry, run_plan
 from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy, build_field_policy
 from permissions.viewer import ANONYMOUS, RoleSelectionError, Viewer, load_viewer
@@ -264,6 +266,51 @@ class LoketGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: LoketSchema, field_policy: FieldPolicy, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.field_policy = field_policy
+        self.planner = Planner(schema, field_policy) if settings.plans else None
+
+    async def _planned(self, request: Request, media: str | None) -> Response | None:
+        """The response of a compiled plan (loket.planner), or None when strawberry serves
+        the request: anything but a single JSON POST of a query the planner covers, and
+        any request the plan does not take (it raised before writing anything)."""
+        assert self.planner is not None
+        if request.method != "POST" or media is None:
+            return None
+        content_type, _ = parse_content_type(request.headers.get("content-type") or "")
+        if content_type != JSON:
+            return None
+        try:
+            item = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(item, dict) or _batch_item_problem(item) is not None:
+            return None
+        text, variables = item.get("query"), item.get("variables")
+        if not isinstance(text, str) or len(text) > settings.max_document_bytes:
+            return None
+        context = await self.get_context(request, None)
+        plan = self.planner.plan_for(context.viewer, text, item.get("operationName"))
+        if plan is None:
+            STATS["not covered"] += 1
+            return None
+        differential = settings.plan_differential
+        try:
+            outcome = await run_plan(
+                plan, self.schema, context, variables, returning_reads=differential
+            )
+        except Fallback:
+            STATS["fallback"] += 1
+            return None
+        except Exception as e:
+            # The plan's one statement failed as a whole (nothing written): strawberry
+            # serves the request and reports whatever is wrong in its own way.
+            log.warning("plan failed (%s); served by strawberry", type(e).__name__)
+            STATS["failed"] += 1
+            self.planner.forget(context.viewer, text, item.get("operationName"))
+            return None
+        STATS["planned"] += 1
+        if differential:
+            await compare_with_strawberry(self.schema, context, plan, text, variables, outcome)
+        return Response(outcome.body, media_type=JSON)
 
     @property
     def graphql_ide_html(self) -> str:
@@ -277,7 +324,9 @@ class LoketGraphQL(GraphQL[Context, None]):
         media = negotiate(request.headers.get("accept"))
         request.state.media_type = media
         try:
-            response = await self.run(request)
+            response = await self._planned(request, media) if self.planner is not None else None
+            if response is None:
+                response = await self.run(request)
         except HTTPException as e:
             response = self._refusal(e, media)
         else:
@@ -331,6 +380,21 @@ class LoketGraphQL(GraphQL[Context, None]):
                     "characters.",
                 )
         return parsed
+
+    def encode_json(self, data: object) -> str | bytes:
+        """Responses by orjson instead of strawberry's `json.dumps`: the same JSON values
+        (non-ASCII as UTF-8 instead of `\\u` escapes), several times faster. Anything
+        orjson would serialize that `json.dumps` refuses (datetimes, dataclasses) or
+        cannot take (integers beyond 64 bits, non-string keys) goes to `json.dumps`, as
+        before."""
+        import orjson
+
+        try:
+            return orjson.dumps(
+                data, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+            )
+        except TypeError:  # orjson.JSONEncodeError
+            return super().encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON too deeply nested to decode is malformed JSON, not a server error (GET

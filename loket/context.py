@@ -41,6 +41,9 @@ class Context:
     response: Any = None
     # Set only for an admin's request naming a disclosure (checked before execution).
     disclosure: DisclosureTarget | None = None
+    # A differential run beside a compiled plan (loket.planner): the access-log rows it
+    # would write are collected here instead.
+    shadow: list[dict[str, Any]] | None = None
 
 
 Info = strawberry.Info[Context, None]

@@ -89,6 +89,10 @@ class Settings:
     emergency_days: int = 60
     retention_years: int = 5
     graphiql: bool = True
+    # Compiled plans for the hot read operations (loket.planner); with `plan_differential`
+    # (tests) every planned request is also run through strawberry and compared.
+    plans: bool = True
+    plan_differential: bool = False
     # Abuse limits: uniqueness checks per account per hour (not an RRN oracle), failed
     # sign-ins per account per 15 minutes.
     uniqueness_checks_per_hour: int = 20
@@ -206,6 +210,8 @@ def load() -> Settings:
         rrn_keys=_rrn_keys(),
         max_chosen_locations=int(_env("LOKET_MAX_CHOSEN_LOCATIONS", "10") or 10),
         graphiql=(_env("LOKET_GRAPHIQL", "1") == "1"),
+        plans=(_env("LOKET_PLANS", "1") == "1"),
+        plan_differential=(_env("LOKET_PLAN_DIFFERENTIAL", "0") == "1"),
         uniqueness_checks_per_hour=int(_env("LOKET_UNIQUENESS_CHECKS_PER_HOUR", "20") or 20),
         sign_in_failures_per_window=int(_env("LOKET_SIGN_IN_FAILURES", "10") or 10),
         invitation_days=int(_env("LOKET_INVITATION_DAYS", "14") or 14),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -39,22 +40,29 @@ CANDIDATES_SQL = """
 WITH entries AS (
     SELECT r.id AS request_id, a.id AS application_id, 'SELECTED' AS reason,
            'PROVIDER_SELECTED' AS grant_name, a.status AS application_status,
-           a.staff_child, a.created_at AS applied_at
+           a.staff_child, a.created_at AS applied_at, r.household_id, r.child_id,
+           r.submitted_at, r.desired_start_date
     FROM application a JOIN care_request r ON r.id = a.request_id
     WHERE {selected}
     UNION ALL
-    SELECT r.id, NULL, 'EMERGENCY_LIST', 'PROVIDER_EMERGENCY', NULL, false, NULL
+    SELECT r.id, NULL, 'EMERGENCY_LIST', 'PROVIDER_EMERGENCY', NULL, false, NULL,
+           r.household_id, r.child_id, r.submitted_at, r.desired_start_date
     FROM care_request r JOIN household eh ON eh.id = r.household_id
     WHERE {emergency}
       AND NOT EXISTS (SELECT 1 FROM application x WHERE x.request_id = r.id
                       AND x.location_id = {loc} AND x.status IN {open})
 )
-SELECT e.*, r.household_id, r.submitted_at, r.desired_start_date, {features},
+SELECT e.request_id, e.application_id, e.reason, e.grant_name, e.application_status,
+       e.staff_child, e.applied_at, e.household_id, e.submitted_at, e.desired_start_date,
+       {features},
        coalesce(e.application_status = 'PENDING'
                 AND e.applied_at < now() - make_interval(days => {answer_days}), false)
-           AS overdue
+           AS overdue,
+       place.tariff AS place_tariff, place.priority_criteria AS place_criteria
 FROM entries e
-JOIN care_request r ON r.id = e.request_id
+-- The request's columns, already in the entry, under the name the features use.
+CROSS JOIN LATERAL (SELECT e.household_id, e.child_id, e.desired_start_date) r
+CROSS JOIN (SELECT tariff, priority_criteria FROM provider_location WHERE id = {loc}) place
 JOIN household h ON h.id = r.household_id
 JOIN child c ON c.id = r.child_id
 {parents}
@@ -85,9 +93,6 @@ def parents_aggregate(household: str) -> str:
                array_agg(p.education_level {order}) AS education_levels,
                coalesce(bool_or(p.relation_to_child = 'FOSTER_PARENT'), false) AS foster
         FROM parent p WHERE p.household_id = {household}.id) pa"""
-
-
-LOCATION_SQL = "SELECT tariff, priority_criteria FROM provider_location WHERE id = $1"
 
 
 def criteria_of(raw: Any) -> list[dict[str, Any]]:
@@ -160,7 +165,7 @@ def candidate_from_row(r: Any, key: str = "request_id") -> priority.Candidate:
     )
 
 
-def _cursor(ranking: priority.Ranking) -> str:
+def cursor_of(ranking: priority.Ranking) -> str:
     tier, minus_score, submitted, request_id = ranking.sort_key
     return encode_cursor(f"{tier}|{minus_score}|{submitted.isoformat()}|{request_id}")
 
@@ -179,6 +184,44 @@ def _after(cursor: str | None) -> tuple[Any, ...] | None:
         raise InvalidInput("INVALID_CURSOR", "This cursor is not valid here.") from None
 
 
+@dataclass
+class InboxPage:
+    """One page of a location's inbox: the ranked entries with their candidate rows."""
+
+    entries: list[tuple[priority.Ranking, Any]]
+    start: int  # how many entries precede the page
+    has_next: bool
+
+
+async def inbox_page(
+    location: uuid.UUID, filter: InboxFilter | None, first: int, after: str | None
+) -> InboxPage:
+    """Rank every candidate of `location` and cut the page after `after` (one statement).
+    Shared by the resolver and the compiled plan (`loket.planner`), so both rank alike."""
+    size = page_size(first)
+    after_key = _after(after)  # (a bad cursor is refused before any statement)
+    sql, values = candidates_query(location, filter)
+    rows = await fetch(sql, *values)  # each row carries the location's tariff and criteria
+    rankings = (
+        priority.rank(
+            [candidate_from_row(r) for r in rows],
+            tariff=rows[0]["place_tariff"],
+            criteria=criteria_of(rows[0]["place_criteria"]),
+            today=datetime.date.today(),
+        )
+        if rows
+        else []
+    )
+    start = 0
+    if after_key is not None:
+        start = next((i for i, k in enumerate(rankings) if k.sort_key > after_key), len(rankings))
+    page = rankings[start : start + size]
+    by_request = {r["request_id"]: r for r in rows}
+    return InboxPage(
+        [(k, by_request[k.request_id]) for k in page], start, start + size < len(rankings)
+    )
+
+
 async def inbox(
     info: Info,
     location_id: Annotated[strawberry.ID, arg("The location whose inbox to read.")],
@@ -192,24 +235,10 @@ async def inbox(
     location = parse_id(location_id)
     if location is None or location not in viewer.location_ids:
         return None
-    size = page_size(first)
-    sql, values = candidates_query(location, filter)
-    rows = await fetch(sql, *values)
-    place = (await fetch(LOCATION_SQL, location))[0]
-    today = datetime.date.today()
-    rankings = priority.rank(
-        [candidate_from_row(r) for r in rows],
-        tariff=place["tariff"],
-        criteria=criteria_of(place["priority_criteria"]),
-        today=today,
-    )
-    start = 0
-    after_key = _after(after)
-    if after_key is not None:
-        start = next((i for i, k in enumerate(rankings) if k.sort_key > after_key), len(rankings))
-    page = rankings[start : start + size]
-    by_request = {r["request_id"]: r for r in rows}
-    entries = [by_request[k.request_id] for k in page]
+    found = await inbox_page(location, filter, first, after)
+    start = found.start
+    page = [k for k, _ in found.entries]
+    entries = [e for _, e in found.entries]
     requests = await requests_by_id(
         [e["request_id"] for e in entries], {e["request_id"]: e["grant_name"] for e in entries}
     )
@@ -247,5 +276,5 @@ async def inbox(
             request=requests[e["request_id"]],
             household=household,
         )
-        edges.append(Edge(cursor=_cursor(ranking), node=node))
-    return connection(edges, start + size < len(rankings))
+        edges.append(Edge(cursor=cursor_of(ranking), node=node))
+    return connection(edges, found.has_next)

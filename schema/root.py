@@ -632,6 +632,26 @@ class AccessLogFlush(SchemaExtension):
         # An admin reading for a disclosure (X-Loket-Disclosure): the rows of its dossier
         # are born linked to it, so a secret one never shows them to the family.
         disclosure = getattr(context, "disclosure", None)
+        shadow = getattr(context, "shadow", None)
+        if shadow is not None:
+            # A differential run beside a compiled plan (loket.planner): the rows it
+            # would write, for comparison; the plan wrote the real ones.
+            for household_id, grant in keys:
+                shadow.append(
+                    {
+                        "viewer_id": context.viewer.user_id,
+                        "role": context.viewer.role.value if context.viewer.role else "ANONYMOUS",
+                        "grant_name": grant,
+                        "household_id": household_id,
+                        "fields_read": sorted(audit.reads[(household_id, grant)]),
+                        "operation_name": self.execution_context.operation_name,
+                        "request_id": context.request_id,
+                        "disclosure_id": disclosure.for_household(household_id)
+                        if disclosure is not None
+                        else None,
+                    }
+                )
+            return
         await execute(
             """INSERT INTO access_log (at, viewer_id, role, grant_name, household_id,
                    fields_read, operation_name, request_id, disclosure_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from loket.db import (
     tortoise_config,
     with_database,
 )
+from loket.planner import MISMATCHES, SHADOW, STATS
 from loket.settings import settings
 
 
@@ -213,12 +215,15 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> StatementCounter:
     original_execute = asyncpg.connection.Connection._execute
     original_plain = asyncpg.connection.Connection.execute
 
+    # Statements of a differential run (strawberry alongside a plan) are not the
+    # request's: the client got the plan's answer.
     async def _execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        counter.statements.append(query)
+        if not SHADOW.get():
+            counter.statements.append(query)
         return await original_execute(self, query, *args, **kwargs)
 
     async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        if not args and "RESET ALL" not in query:
+        if not args and "RESET ALL" not in query and not SHADOW.get():
             counter.statements.append(query)
         return await original_plain(self, query, *args, **kwargs)
 
@@ -249,3 +254,48 @@ async def live_server(app: Any, db: str) -> AsyncIterator[str]:
     """The session's app over real HTTP (base URL)."""
     async with serve_on_tcp(app) as url:
         yield url
+
+
+def pytest_configure(config: Any) -> None:
+    """Every planned request is also run through strawberry and compared (loket.planner).
+    Set here, not in the environment: benchmarks import this module and pass their
+    environment to the servers they start."""
+    object.__setattr__(settings, "plan_differential", True)
+
+
+@pytest.fixture(autouse=True)
+def plan_matches_strawberry() -> Any:
+    """Differential test: every request a compiled plan served in this test gave the same
+    data, errors and access-log reads as strawberry's execution of it."""
+    MISMATCHES.clear()
+    failed = STATS["failed"]
+    yield
+    found = list(MISMATCHES)
+    MISMATCHES.clear()
+    assert not found, f"plan and strawberry differ: {found[0]}"
+    assert STATS["failed"] == failed, "a compiled plan failed (see the log)"
+
+
+_WORKER_STATS: Counter[str] = Counter()
+
+
+def pytest_sessionfinish(session: Any) -> None:
+    """An xdist worker sends its count of planned requests to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["plan_stats"] = dict(STATS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _WORKER_STATS.update(getattr(node, "workeroutput", {}).get("plan_stats", {}))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    total = _WORKER_STATS + STATS
+    if total:
+        terminalreporter.write_line(
+            f"compiled plans: {total['planned']} requests served by a plan and compared with "
+            f"strawberry; {total['fallback'] + total['failed']} handed back to strawberry by "
+            f"a plan; {total['not covered']} POSTed requests not covered by any plan"
+        )

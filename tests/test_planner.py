@@ -1,0 +1,203 @@
+"""Compiled plans (loket.planner): which requests they serve, in how many statements, with
+which access-log rows; and that the differential check (conftest's autouse fixture,
+which compares every planned request with strawberry's answer) can fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from loket import planner
+from models.access_log import AccessLogEntry as AccessLog
+from models.accounts import Role
+from schema.common import encode_cursor
+from tests import factories as f
+
+DOSSIER = """query Dossier($id: ID!) { household(id: $id) { id familySituation
+    parents { firstName lastName email phone municipality { name } }
+    children { firstName birthDate isBorn }
+    requests { id status submittedAt carePattern { day part }
+               applications { status preference location { name } } child { firstName } } } }"""
+
+INBOX = """query Inbox($loc: ID!, $first: Int!, $after: String) {
+  inbox(locationId: $loc, first: $first, after: $after) {
+    edges { cursor node { rank overdue reason priority { tier score reasons ruleSet }
+      application { status } request { id desiredStartDate child { firstName } }
+      household { familySituation parents { firstName } } } }
+    pageInfo { hasNextPage endCursor } } }"""
+
+
+async def _world() -> dict[str, Any]:
+    leuven = await f.municipality("24062", "Leuven")
+    loc = await f.location(leuven)
+    other = await f.location(leuven)
+    households = []
+    for i in range(3):
+        h, _ = await f.household(leuven)
+        c = await f.child(h, born=f.days(-100 - i))
+        await f.care_request(c, loc, other)
+        households.append(h)
+    lonely, _ = await f.household(leuven)  # no request: outside the provider's grants
+    return {
+        "loc": loc,
+        "households": households,
+        "lonely": lonely,
+        "provider": await f.user(Role.PROVIDER, provider_location=loc),
+        "admin": await f.user(Role.ADMIN),
+    }
+
+
+def _served() -> int:
+    return planner.STATS["planned"]
+
+
+async def test_a_dossier_lookup_is_one_statement_after_the_viewer(
+    actor, db, count_statements
+) -> None:
+    w = await _world()
+    client = actor(w["provider"])
+    before = _served()
+    count_statements.statements.clear()
+    result = await client.gql(DOSSIER, {"id": str(w["households"][0].id)})
+    assert _served() == before + 1
+    assert "errors" not in result
+    household = result["data"]["household"]
+    assert household["id"] == str(w["households"][0].id)
+    assert len(household["requests"]) == 1
+    assert household["requests"][0]["applications"] == [
+        {"status": "PENDING", "preference": 1, "location": {"name": w["loc"].name}}
+    ]
+    # The viewer's memberships, then the plan's one statement (data and access log).
+    assert len(count_statements) == 2, count_statements.statements
+    rows = await AccessLog.filter(household_id=w["households"][0].id).all()
+    assert len(rows) == 1
+    assert rows[0].grant_name == "PROVIDER_SELECTED"
+    assert rows[0].operation_name == "Dossier"
+    assert "Parent.phone" in rows[0].fields_read
+    assert "Child.firstName" in rows[0].fields_read
+
+
+async def test_a_dossier_outside_the_grants_is_null_and_logs_nothing(actor, db) -> None:
+    w = await _world()
+    before = _served()
+    result = await actor(w["provider"]).gql(DOSSIER, {"id": str(w["lonely"].id)})
+    assert result == {"data": {"household": None}}
+    assert _served() == before + 1
+    assert await AccessLog.filter(household_id=w["lonely"].id).count() == 0
+    # A malformed id is null too, as the resolver answers it.
+    assert await actor(w["provider"]).gql(DOSSIER, {"id": "not-a-uuid"}) == {
+        "data": {"household": None}
+    }
+
+
+async def test_fields_of_objects_that_do_not_exist_are_not_logged(actor, db) -> None:
+    leuven = await f.municipality("24062", "Leuven")
+    childless, _ = await f.household(leuven)
+    admin = await f.user(Role.ADMIN)
+    result = await actor(admin).gql(DOSSIER, {"id": str(childless.id)})
+    assert result["data"]["household"]["children"] == []
+    (row,) = await AccessLog.filter(household_id=childless.id).all()
+    assert not any(name.startswith("Child.") for name in row.fields_read)
+    assert "Parent.firstName" in row.fields_read
+    assert row.fields_read == sorted(row.fields_read)
+
+
+async def test_an_inbox_page_is_two_statements_and_pages_like_the_resolver(
+    actor, db, count_statements
+) -> None:
+    w = await _world()
+    client = actor(w["provider"])
+    count_statements.statements.clear()
+    before = _served()
+    first = await client.gql(INBOX, {"loc": str(w["loc"].id), "first": 2})
+    # Viewer, candidates (with the location's rules), then the page with its access log.
+    assert len(count_statements) == 3, count_statements.statements
+    page = first["data"]["inbox"]
+    assert [e["node"]["rank"] for e in page["edges"]] == [1, 2]
+    assert page["pageInfo"]["hasNextPage"] is True
+    assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
+    rest = await client.gql(
+        INBOX, {"loc": str(w["loc"].id), "first": 2, "after": page["pageInfo"]["endCursor"]}
+    )
+    assert [e["node"]["rank"] for e in rest["data"]["inbox"]["edges"]] == [3]
+    assert rest["data"]["inbox"]["pageInfo"]["hasNextPage"] is False
+    assert _served() == before + 2
+    logged = await AccessLog.filter(operation_name="Inbox").count()
+    assert logged == 3  # one row per dossier read, over both pages
+
+
+async def test_requests_the_planner_does_not_cover_go_to_strawberry(actor, db) -> None:
+    w = await _world()
+    provider = actor(w["provider"])
+    loc = str(w["loc"].id)
+    before = _served()
+    # A bad cursor: strawberry's error, not the plan's.
+    bad = await provider.gql(INBOX, {"loc": loc, "first": 2, "after": encode_cursor("a|b")})
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+    # Variables that do not coerce.
+    wrong = await provider.post_gql(INBOX, {"loc": loc, "first": "many"})
+    assert wrong.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", wrong.text
+    # A filter (not planned).
+    filtered = await provider.gql(
+        "query($loc: ID!) { inbox(locationId: $loc, filter: {overdueOnly: true}) "
+        "{ edges { node { rank } } } }",
+        {"loc": loc},
+    )
+    assert filtered == {"data": {"inbox": {"edges": []}}}
+    # A field the provider may not read: FORBIDDEN at its path, from strawberry.
+    denied = await provider.gql(
+        "query($id: ID!) { household(id: $id) { id mandates { id } } }",
+        {"id": str(w["households"][0].id)},
+    )
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert _served() == before
+
+
+async def test_the_plan_cache_is_per_role(actor, db) -> None:
+    w = await _world()
+    text = "{ myHousehold { id parents { firstName } } }"
+    parent_user = await f.user(Role.PARENT)
+    h, _ = await f.household(await f.municipality("11002", "Antwerpen"), parent_user)
+    before = _served()
+    mine = await actor(parent_user).gql(text)
+    assert mine["data"]["myHousehold"]["id"] == str(h.id)
+    # The same text for a provider: myHousehold is not theirs (strawberry: FORBIDDEN).
+    theirs = await actor(w["provider"]).gql(text)
+    assert theirs["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert _served() == before + 1
+
+
+async def test_the_differential_check_notices_a_wrong_plan(
+    actor, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check the whole suite relies on is not vacuous: a plan that reads the wrong
+    column is reported."""
+    w = await _world()
+    monkeypatch.setitem(planner.SPECS["Parent"], "firstName", planner.Col("{a}.last_name"))
+    text = "query Wrong($id: ID!) { household(id: $id) { parents { firstName } } }"
+    await actor(w["admin"]).gql(text, {"id": str(w["households"][0].id)})
+    found = list(planner.MISMATCHES)
+    planner.MISMATCHES.clear()
+    assert len(found) == 1
+    assert set(found[0]) >= {"data"}
+
+
+async def test_apollo_style_documents_and_partial_page_info_are_planned(actor, db) -> None:
+    """`__typename` beside and inside fragments (Apollo Client's addTypename) merges into
+    one field; a pageInfo with only some of its fields selected is planned too."""
+    w = await _world()
+    before = _served()
+    apollo = """query Q($id: ID!) { household(id: $id) { ...F __typename id }
+        } fragment F on Household { id __typename parents { firstName __typename } }"""
+    result = await actor(w["admin"]).gql(apollo, {"id": str(w["households"][0].id)})
+    assert result["data"]["household"]["__typename"] == "Household"
+    assert result["data"]["household"]["parents"][0]["__typename"] == "Parent"
+    only_next = """query($l: ID!) { inbox(locationId: $l, first: 2) { edges { node { rank } }
+        pageInfo { hasNextPage } } }"""
+    paged = await actor(w["provider"]).gql(only_next, {"l": str(w["loc"].id)})
+    assert paged["data"]["inbox"]["pageInfo"] == {"hasNextPage": True}
+    names_only = "{ dossiers { __typename pageInfo { __typename } } }"
+    listed = await actor(w["admin"]).gql(names_only)
+    assert listed["data"]["dossiers"]["pageInfo"] == {"__typename": "PageInfo"}
+    assert _served() == before + 3
