@@ -1,0 +1,53 @@
+"""Loket with its permission checks off, to measure what they cost (bench/run.py only).
+
+The same `loket serve`, the same compiled plans and the same SQL shape, except:
+
+- no dossier scope: every live dossier is in reach (an admin's scope, instead of the union
+  of the viewer's grant branches);
+- no child scope: every live child of the dossier (instead of the provider's conditions);
+- no access log.
+
+A provider's applications stay filtered to their own locations: without that filter the
+dossier has other rows, and the comparison would no longer be of the same answer. The
+viewer is still authenticated and loaded per request, as with checks on; the field policy
+costs nothing per request either way (plans apply it when they are compiled).
+
+    DATABASE_URL=... .venv/bin/python -m bench.unchecked serve --port 8001
+
+Never serve this: it exists so `bench/run.py` can print checks on vs off side by side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+from loket import app as loket_app
+from loket import planner
+from models.accounts import Role
+from permissions.scopes import live
+
+_run_plan = loket_app.run_plan
+_visible_households = planner.visible_households
+
+
+def _all_households(viewer: Any, p: Any, **kw: Any) -> str:
+    return _visible_households(dataclasses.replace(viewer, role=Role.ADMIN), p, **kw)
+
+
+def _all_children(viewer: Any, p: Any, child: str, **kw: Any) -> str:
+    return live(child)
+
+
+async def _unchecked(plan: Any, schema: Any, context: Any, variables: Any, **kw: Any) -> Any:
+    return await _run_plan(plan, schema, dataclasses.replace(context, audit=None), variables, **kw)
+
+
+if __name__ == "__main__":
+    from loket import cli
+
+    planner.visible_households = _all_households  # type: ignore[assignment]
+    planner.visible_children_condition = _all_children  # type: ignore[assignment]
+    loket_app.run_plan = _unchecked  # type: ignore[assignment]
+    raise SystemExit(cli.main(sys.argv[1:]))
