@@ -897,6 +897,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     log(f"round {r + 1}/{args.rounds}: Loket RSS {end_rss:.1f} MiB at the end")
                 versions = {s.name: s.version for s in servers if s.version}
                 names = [s.name for s in servers]
+                for server in servers[:2]:  # Loket, with checks on and off
+                    with contextlib.suppress(OSError):
+                        failures = server.log_path.read_text(errors="replace").count("plan failed")
+                        if failures:
+                            notes.append(
+                                f"{server.name}: {failures} requests fell back from a failed "
+                                "plan to strawberry (see its log)"
+                            )
         finally:
             if pool is not None:
                 await pool.close()

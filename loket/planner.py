@@ -378,7 +378,7 @@ SPECS: dict[str, dict[str, Any]] = {
         "onEmergencyList": Col(_on_emergency_list),
         "closedAt": _ts("closed_at"),
         "child": Rel(_child_of_request),
-        "applications": Rel(_applications_of, many=True, order="{a}.preference"),
+        "applications": Rel(_applications_of, many=True, order="{a}.preference, {a}.id"),
     },
     "CareDay": {"day": Col("{a}.day"), "part": Col("{a}.part")},
     "Application": {
@@ -831,7 +831,10 @@ async def run_plan(
         if item.name == "__typename":
             parts.append((item.key, Part([], "'Query'::text", None)))
             continue
-        args = get_argument_values(query_type.fields[item.name], item.node, coerced)
+        try:
+            args = get_argument_values(query_type.fields[item.name], item.node, coerced)
+        except GraphQLError as e:  # e.g. null for a non-null argument: strawberry reports it
+            raise Fallback("arguments") from e
         try:
             parts.append((item.key, await ROOTS[item.name](rc, item, args)))
         except InvalidInput as e:  # e.g. a bad cursor: strawberry reports it

@@ -211,11 +211,13 @@ JOIN municipality lm ON lm.nis_code = l.municipality_id"""
 
 
 def _group(keys: Sequence[Key], rows: list[Any], column: str, build: Any) -> list[list[Any]]:
-    grants = dict(keys)
+    # One dossier may be reached under two grants in one request (an inbox with a
+    # selected and an emergency-list entry of one family): each key gets its own
+    # objects, carrying its own grant, so the access log names the grant of each read.
     grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for r in rows:
-        grouped[r[column]].append(build(r, grants[r[column]]))
-    return [grouped.get(k, []) for k, _ in keys]
+        grouped[r[column]].append(r)
+    return [[build(r, grant) for r in grouped.get(k, [])] for k, grant in keys]
 
 
 class Loaders:
@@ -248,9 +250,8 @@ class Loaders:
             p = Params([[k for k, _ in keys]])
             cond = visible_children_condition(viewer, p, "c", emergency_days=days)
             rows = await fetch(f"{CHILD_SQL} WHERE c.id = ANY($1::uuid[]) AND {cond}", *p.values)
-            grants = dict(keys)
-            found = {r["id"]: child_from_row(r, grants[r["id"]]) for r in rows}
-            return [found.get(k) for k, _ in keys]
+            found = {r["id"]: r for r in rows}
+            return [child_from_row(found[k], grant) if k in found else None for k, grant in keys]
 
         async def load_requests(keys: Sequence[Key]) -> list[list[CareRequest]]:
             p = Params([[k for k, _ in keys]])
@@ -268,7 +269,7 @@ class Loaders:
             cond = visible_applications_condition(viewer, p, "a")
             rows = await fetch(
                 f"{APPLICATION_SQL} WHERE a.request_id = ANY($1::uuid[]) AND {cond}"
-                " ORDER BY a.preference",
+                " ORDER BY a.preference, a.id",
                 *p.values,
             )
             return _group(keys, rows, "request_id", application_from_row)

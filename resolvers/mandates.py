@@ -130,11 +130,11 @@ async def mandates_of_households(viewer: Viewer, keys: Sequence[Key]) -> list[li
         " ORDER BY m.granted_at DESC, m.id",
         *values,
     )
-    grants = dict(keys)
-    grouped: dict[uuid.UUID, list[Mandate]] = defaultdict(list)
+    # Per key, with its own grant (one dossier may be reached under two grants).
+    grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for r in rows:
-        grouped[r["household_id"]].append(mandate_from_row(r, grants[r["household_id"]]))
-    return [grouped.get(k, []) for k, _ in keys]
+        grouped[r["household_id"]].append(r)
+    return [[mandate_from_row(r, grant) for r in grouped.get(k, [])] for k, grant in keys]
 
 
 async def load_mandate(mandate_id: uuid.UUID, grant: str) -> Mandate:

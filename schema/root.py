@@ -531,6 +531,9 @@ UNEXPECTED_MESSAGE = "Unexpected error."
 # graphql-core suggests names of fields, arguments, types and enum values; they tell an
 # anonymous caller what the schema holds, which introspection would not.
 _SUGGESTION = re.compile(r" Did you mean .*\?$", re.S)
+# graphql-core's refusal of an argument value during execution (e.g. null, through a
+# variable's default, for a non-null argument): the caller's input, not a bug.
+_ARGUMENT_REFUSED = re.compile(r"Argument '\w+' (?:of non-null type|has invalid value)")
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -540,7 +543,11 @@ def should_mask_error(error: GraphQLError) -> bool:
     original = error.original_error
     if original is not None and not isinstance(original, GraphQLError):
         return True
-    return error.path is not None and not has_code(error)
+    return (
+        error.path is not None
+        and not has_code(error)
+        and not _ARGUMENT_REFUSED.match(error.message)
+    )
 
 
 def code_expected(error: GraphQLError) -> None:
@@ -552,8 +559,8 @@ def code_expected(error: GraphQLError) -> None:
         return
     if isinstance(error, GraphQLSyntaxError):
         with_code(error, TOO_MANY_TOKENS if is_token_limit_error(error) else GRAPHQL_PARSE_FAILED)
-    elif error.path is None:
-        with_code(error, BAD_USER_INPUT)  # variable values that do not coerce
+    elif error.path is None or _ARGUMENT_REFUSED.match(error.message):
+        with_code(error, BAD_USER_INPUT)  # variable or argument values that do not coerce
 
 
 def report_unexpected(error: GraphQLError, execution_context: ExecutionContext | None) -> str:

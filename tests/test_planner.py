@@ -201,3 +201,42 @@ async def test_apollo_style_documents_and_partial_page_info_are_planned(actor, d
     listed = await actor(w["admin"]).gql(names_only)
     assert listed["data"]["dossiers"]["pageInfo"] == {"__typename": "PageInfo"}
     assert _served() == before + 3
+
+
+async def test_a_family_in_the_inbox_under_two_grants_is_logged_per_grant(actor, db) -> None:
+    """One child applied here (selected), a sibling on the emergency list of the
+    municipality: the dossier is read under both grants, and each grant's access-log row
+    names what was read under it — on the planned path and on strawberry's (the
+    differential check compares them; the loaders once gave both reads the last grant)."""
+    leuven = await f.municipality("24062", "Leuven")
+    loc = await f.location(leuven)
+    other = await f.location(leuven)
+    h, _ = await f.household(leuven)
+    await f.care_request(await f.child(h, born=f.days(-300)), loc)
+    await f.care_request(await f.child(h, born=f.days(-200)), other, start=f.days(30))
+    provider = await f.user(Role.PROVIDER, provider_location=loc)
+    text = """query Two($l: ID!) { inbox(locationId: $l, first: 10) { edges { node { reason
+        household { viewerGrant parents { firstName } } request { child { firstName } } } } } }"""
+    before = _served()
+    result = await actor(provider).gql(text, {"l": str(loc.id)})
+    assert _served() == before + 1
+    edges = result["data"]["inbox"]["edges"]
+    assert sorted(e["node"]["household"]["viewerGrant"] for e in edges) == [
+        "PROVIDER_EMERGENCY",
+        "PROVIDER_SELECTED",
+    ]
+    rows = await AccessLog.filter(household_id=h.id).order_by("grant_name")
+    assert [(r.grant_name, r.fields_read) for r in rows] == [
+        ("PROVIDER_EMERGENCY", ["Child.firstName", "Parent.firstName"]),
+        ("PROVIDER_SELECTED", ["Child.firstName", "Parent.firstName"]),
+    ]
+
+
+async def test_null_for_a_non_null_argument_is_left_to_strawberry(actor, db) -> None:
+    w = await _world()
+    before = planner.STATS["fallback"]
+    response = await actor(w["admin"]).post_gql(
+        'query Q($id: ID = "x") { household(id: $id) { id } }', {"id": None}
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert planner.STATS["fallback"] == before + 1
