@@ -379,6 +379,15 @@ SPECS: dict[str, dict[str, Any]] = {
         "closedAt": _ts("closed_at"),
         "child": Rel(_child_of_request),
         "applications": Rel(_applications_of, many=True, order="{a}.preference, {a}.id"),
+        # The locations the family chose, in order (an emergency offer is not a choice).
+        "preferredLocations": Rel(
+            lambda rc, a, x: (
+                f"FROM application {x}p JOIN provider_location {x} ON {x}.id = {x}p.location_id "
+                f"WHERE {x}p.request_id = {a}.id AND NOT {x}p.by_emergency_offer"
+            ),
+            many=True,
+            order="{a}p.preference, {a}p.id",
+        ),
     },
     "CareDay": {"day": Col("{a}.day"), "part": Col("{a}.part")},
     "Application": {

@@ -179,7 +179,7 @@ REQUEST_SQL = """SELECT r.id, r.household_id, r.child_id, r.desired_start_date,
     (r.status = 'OPEN' AND r.desired_start_date <= current_date + {days}::int)
         AS on_emergency_list,
     ARRAY(SELECT a.location_id FROM application a WHERE a.request_id = r.id
-          AND NOT a.by_emergency_offer ORDER BY a.preference) AS location_ids,
+          AND NOT a.by_emergency_offer ORDER BY a.preference, a.id) AS location_ids,
     r.closed_at,
     CASE WHEN r.filed_via_mandate_id IS NOT NULL THEN 'REFERRAL_WORKER'
          WHEN r.filed_by_id IS NULL OR EXISTS (SELECT 1 FROM parent fp
