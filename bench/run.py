@@ -635,7 +635,6 @@ def node_version(node: str) -> str:
 async def servers_running(
     url: str,
     loket_url: str,
-    pool_wanted: int,
     observe_pool: Callable[[Server], Awaitable[int]],
     logs: Path,
     want_pg5: bool,
@@ -854,9 +853,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
         pool: asyncpg.Pool | None = None
         try:
-            async with servers_running(
-                url, loket_url, pool_wanted, observe_pool, work, want_pg5, notes
-            ) as (servers, pool_size):
+            async with servers_running(url, loket_url, observe_pool, work, want_pg5, notes) as (
+                servers,
+                pool_size,
+            ):
                 pool = await asyncpg.create_pool(
                     url, min_size=pool_size, max_size=pool_size, reset=_no_reset
                 )

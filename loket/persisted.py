@@ -442,7 +442,7 @@ class PersistedOperations:
         passes the schema's validation rules (graphql-core's and the schema extensions')."""
         # Read per registration (rare): the limits come from settings when the schema's
         # extensions are made, as they are for each request the view runs.
-        rules, max_tokens = _validation_of(self.schema)
+        rules, max_tokens = validation_of(self.schema)
         try:
             document = parse(text, max_tokens=max_tokens)
         except GraphQLError:
@@ -450,7 +450,7 @@ class PersistedOperations:
         return not validate_document(self.schema._schema, document, rules)
 
 
-def _validation_of(schema: Any) -> tuple[tuple[Any, ...], int | None]:
+def validation_of(schema: Any) -> tuple[tuple[Any, ...], int | None]:
     """The validation rules and token limit the schema's extensions add to every request."""
     rules: list[Any] = list(specified_rules)
     max_tokens: int | None = None

@@ -56,6 +56,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     get_named_type,
+    is_leaf_type,
     parse,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
@@ -742,15 +743,9 @@ class Compiler:
         sub = None
         if isinstance(named, GraphQLObjectType):
             sub = self.selection(named, [n.selection_set for n in nodes])
-        elif any(n.selection_set is not None for n in nodes) or not _is_leaf(named):
+        elif any(n.selection_set is not None for n in nodes) or not is_leaf_type(named):
             raise Unplannable("abstract type")
         return Item(key, name, s, sub)
-
-
-def _is_leaf(named: Any) -> bool:
-    from graphql import is_leaf_type
-
-    return bool(is_leaf_type(named))
 
 
 def _names_a_root(document: DocumentNode) -> bool:
@@ -769,10 +764,10 @@ def compile_plan(
 ) -> Plan | None:
     """The plan of `text` for the viewer's role, or None when the planner does not cover
     it (or it is invalid: strawberry then answers with the errors)."""
-    from loket.persisted import _validation_of
+    from loket.persisted import validation_of
 
     gql: GraphQLSchema = schema._schema
-    rules, max_tokens = _validation_of(schema)
+    rules, max_tokens = validation_of(schema)
     try:
         document = parse(text, max_tokens=max_tokens)
     except GraphQLError:
@@ -899,7 +894,8 @@ class Planner:
         self._elsewhere: OrderedDict[bytes, None] = OrderedDict()
 
     def _key(self, viewer: Viewer, digest: bytes, operation_name: str | None) -> tuple[Any, ...]:
-        return (digest, operation_name, viewer.role, viewer.acting_as, _agreement_state(viewer))
+        # The field policy, the only role-dependent part of a plan, is decided by these two.
+        return (digest, operation_name, viewer.role, viewer.acting_as)
 
     def plan_for(self, viewer: Viewer, text: str, operation_name: str | None) -> Plan | None:
         digest = hashlib.sha256(text.encode()).digest()
@@ -933,12 +929,6 @@ class Planner:
 
     def __len__(self) -> int:
         return len(self._plans)
-
-
-def _agreement_state(viewer: Viewer) -> bool:
-    # Denials carry AGREEMENT_MISSING for such viewers; no plan has denials, but keep the
-    # key honest about everything the role's policy depends on.
-    return viewer.role is None and bool(viewer.roles_without_agreement)
 
 
 async def compare_with_strawberry(
