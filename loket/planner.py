@@ -37,6 +37,7 @@ import dataclasses
 import hashlib
 import logging
 import re
+import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy
 from permissions.scopes import (
     Params,
+    emergency_condition,
+    selected_condition,
     visible_applications_condition,
     visible_children_condition,
     visible_households,
@@ -490,18 +493,62 @@ def _dossier_part(rc: Render, item: Item, u: str, cte: str) -> Part:
 
 
 async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
-    from resolvers.inbox import RULE_SET_NAMES, cursor_of, inbox_page
-
     assert item.sel is not None
     if args.get("filter") is not None:
         raise Fallback("inbox filters are not planned")
     location = parse_id(args["locationId"])
     if location is None or location not in rc.viewer.location_ids:
         return Part([], "NULL::json", None)
+    u = rc.alias("u")
+    if _selects(item.sel, "priority"):
+        cte, has_next, end_cursor = await _inbox_ranked_in_python(rc, u, location, args)
+    else:
+        cte, has_next, end_cursor = _inbox_ranked_in_sql(rc, u, location, args)
+    ctes = [cte]
+    parts = []
+    reads = None
+    for conn_item in item.sel.items:
+        if conn_item.name == "__typename":
+            parts.append(f"'{conn_item.key}', 'InboxEntryConnection'::text")
+        elif conn_item.name == "edges":
+            assert conn_item.sel is not None
+            d = rc.alias("d")
+            edge = rc.object(conn_item.sel, u, f"{u}.grant_name")
+            ctes.append(
+                f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, {u}.ord, "
+                f"{edge} AS j FROM {u} WHERE {u}.on_page)"
+            )
+            parts.append(
+                f"'{conn_item.key}', coalesce((SELECT json_agg(j ORDER BY ord) FROM {d}), "
+                "'[]'::json)"
+            )
+            reads = (
+                f"SELECT household_id, grant_name, {rc.fields_read(conn_item.sel, 'j')} FROM {d}"
+            )
+        else:  # pageInfo
+            parts.append(_page_info(conn_item, has_next, end_cursor))
+    return Part(ctes, f"json_build_object({', '.join(parts)})", reads)
+
+
+def _selects(sel: Sel, name: str) -> bool:
+    """Whether `name` is selected anywhere in `sel`."""
+    return any(i.name == name or (i.sel is not None and _selects(i.sel, name)) for i in sel.items)
+
+
+InboxRows = tuple[str, Callable[[], str], Callable[[], str]]  # CTE, hasNextPage, endCursor
+
+
+async def _inbox_ranked_in_python(
+    rc: Render, u: str, location: uuid.UUID, args: dict[str, Any]
+) -> InboxRows:
+    """The page ranked by the priority engine, which also explains each place: every
+    candidate is loaded and ranked (`resolvers.inbox.inbox_page`), the page's rows then
+    travel to the statement as arrays."""
+    from resolvers.inbox import RULE_SET_NAMES, cursor_of, inbox_page
+
     page = await inbox_page(location, None, args["first"], args.get("after"))
     rankings = [k for k, _ in page.entries]
     rows = [e for _, e in page.entries]
-    u = rc.alias("u")
     columns = [
         ("request_id", "uuid", [e["request_id"] for e in rows]),
         ("application_id", "uuid", [e["application_id"] for e in rows]),
@@ -519,37 +566,82 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
     ]
     arrays = ", ".join(rc.param(values, f"{cast}[]") for _, cast, values in columns)
     names = ", ".join(name for name, _, _ in columns)
-    cte = f"{u} AS MATERIALIZED (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS t({names}, ord))"
-    ctes = [cte]
-    parts = []
-    reads = None
-    for conn_item in item.sel.items:
-        if conn_item.name == "__typename":
-            parts.append(f"'{conn_item.key}', 'InboxEntryConnection'::text")
-        elif conn_item.name == "edges":
-            assert conn_item.sel is not None
-            d = rc.alias("d")
-            edge = rc.object(conn_item.sel, u, f"{u}.grant_name")
-            ctes.append(
-                f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, {u}.ord, "
-                f"{edge} AS j FROM {u})"
-            )
-            parts.append(
-                f"'{conn_item.key}', coalesce((SELECT json_agg(j ORDER BY ord) FROM {d}), "
-                "'[]'::json)"
-            )
-            reads = (
-                f"SELECT household_id, grant_name, {rc.fields_read(conn_item.sel, 'j')} FROM {d}"
-            )
-        else:  # pageInfo
-            parts.append(
-                _page_info(
-                    conn_item,
-                    rc.lazy(page.has_next, "bool"),
-                    rc.lazy(cursor_of(rankings[-1]) if rankings else None, "text"),
-                )
-            )
-    return Part(ctes, f"json_build_object({', '.join(parts)})", reads)
+    cte = (
+        f"{u} AS MATERIALIZED (SELECT *, true AS on_page "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS t({names}, ord))"
+    )
+    return (
+        cte,
+        rc.lazy(page.has_next, "bool"),
+        rc.lazy(cursor_of(rankings[-1]) if rankings else None, "text"),
+    )
+
+
+def _inbox_ranked_in_sql(
+    rc: Render, u: str, location: uuid.UUID, args: dict[str, Any]
+) -> InboxRows:
+    """The page in one statement, in the order of the keys the database keeps for each
+    application (`application.rank_tier`/`rank_score`, migration 0010) and computes for
+    the few emergency-list requests (`loket_rank_of`): the engine's order, as
+    `resolvers.inbox.inbox_page` ranks, without loading every candidate."""
+    from models.requests import OPEN_APPLICATION_STATUSES_SQL
+    from resolvers.inbox import after_key
+    from schema.common import page_size
+
+    size = page_size(args["first"])
+    after = after_key(args.get("after"))  # a bad cursor: InvalidInput, strawberry reports it
+    loc = rc.param(location, "uuid")
+    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
+    days = rc.param(settings.emergency_days, "int")
+    answer_days = rc.param(settings.answer_days, "int")
+    c, k = rc.alias("c"), rc.alias("k")
+    candidates = f"""{c} AS MATERIALIZED (
+        SELECT a.request_id, a.id AS application_id, 'SELECTED'::text AS reason,
+               'PROVIDER_SELECTED'::text AS grant_name, r.household_id, r.submitted_at,
+               a.rank_tier::int AS tier, a.rank_score AS score,
+               coalesce(a.status = 'PENDING'
+                        AND a.created_at < now() - make_interval(days => {answer_days}), false)
+                   AS overdue
+        FROM application a JOIN care_request r ON r.id = a.request_id
+        JOIN household h ON h.id = r.household_id JOIN child ch ON ch.id = r.child_id
+        WHERE {selected_condition("a", "r", f"ARRAY[{loc}]")}
+          AND h.anonymised_at IS NULL AND ch.anonymised_at IS NULL
+        UNION ALL
+        SELECT r.id, NULL, 'EMERGENCY_LIST', 'PROVIDER_EMERGENCY', r.household_id,
+               r.submitted_at, rk.tier, rk.score, false
+        FROM care_request r JOIN household eh ON eh.id = r.household_id
+        JOIN child ch ON ch.id = r.child_id
+        CROSS JOIN LATERAL loket_rank_of(r.id, {loc}, false) rk
+        WHERE {emergency_condition("r", "eh", munis, days)}
+          AND NOT EXISTS (SELECT 1 FROM application x WHERE x.request_id = r.id
+                          AND x.location_id = {loc} AND x.status IN {OPEN_APPLICATION_STATUSES_SQL})
+          AND eh.anonymised_at IS NULL AND ch.anonymised_at IS NULL)"""
+    key = f"({c}.tier, -{c}.score, {c}.submitted_at, {c}.request_id)"
+    where = ""
+    if after is not None:
+        tier, minus_score, submitted, request_id = after
+        where = (
+            f"WHERE {key} > ({rc.param(tier, 'int')}, {rc.param(minus_score, 'int')}, "
+            f"{rc.param(submitted, 'timestamptz')}, {rc.param(request_id, 'uuid')})"
+        )
+    # The cursor is `resolvers.inbox.cursor_of`: tier|-score|submitted (isoformat)|id.
+    cursor = _cursor_sql(
+        f"{c}.tier || '|' || -{c}.score || '|' || {timestamp(f'{c}.submitted_at')} "
+        f"|| '|' || {c}.request_id"
+    )
+    ranked = f"""{k} AS MATERIALIZED (
+        SELECT {c}.*, row_number() OVER (ORDER BY {key}) AS rank, {cursor} AS cursor
+        FROM {c})"""
+    limit = rc.param(size, "int")
+    page = f"""{u} AS MATERIALIZED (
+        SELECT p.*, p.ord <= {limit} AS on_page FROM (
+            SELECT {c}.*, row_number() OVER (ORDER BY {c}.rank) AS ord FROM {k} {c}
+            {where} ORDER BY {c}.rank LIMIT {limit} + 1) p)"""
+    return (
+        f"{candidates}, {ranked}, {page}",
+        lambda: f"EXISTS (SELECT 1 FROM {u} WHERE NOT {u}.on_page)",
+        lambda: f"(SELECT {u}.cursor FROM {u} WHERE {u}.on_page ORDER BY {u}.ord DESC LIMIT 1)",
+    )
 
 
 def _page_info(item: Item, has_next: Callable[[], str], end_cursor: Callable[[], str]) -> str:
@@ -575,7 +667,8 @@ async def _my_household(rc: Render, item: Item, args: dict[str, Any]) -> Part:
 
 def _cursor_sql(column: str) -> str:
     """`schema.common.encode_cursor` of a uuid column (URL-safe base64 of its text)."""
-    return f"translate(encode(convert_to({column}::text, 'UTF8'), 'base64'), '+/', '-_')"
+    # (PostgreSQL's base64 breaks lines every 76 characters: the newlines are dropped.)
+    return f"translate(encode(convert_to({column}::text, 'UTF8'), 'base64'), E'+/\\n', '-_')"
 
 
 async def _dossiers(rc: Render, item: Item, args: dict[str, Any]) -> Part:

@@ -170,7 +170,7 @@ def cursor_of(ranking: priority.Ranking) -> str:
     return encode_cursor(f"{tier}|{minus_score}|{submitted.isoformat()}|{request_id}")
 
 
-def _after(cursor: str | None) -> tuple[Any, ...] | None:
+def after_key(cursor: str | None) -> tuple[Any, ...] | None:
     raw = decode_cursor(cursor) if cursor else None
     if not raw:
         return None
@@ -199,7 +199,7 @@ async def inbox_page(
     """Rank every candidate of `location` and cut the page after `after` (one statement).
     Shared by the resolver and the compiled plan (`loket.planner`), so both rank alike."""
     size = page_size(first)
-    after_key = _after(after)  # (a bad cursor is refused before any statement)
+    key = after_key(after)  # (a bad cursor is refused before any statement)
     sql, values = candidates_query(location, filter)
     rows = await fetch(sql, *values)  # each row carries the location's tariff and criteria
     rankings = (
@@ -213,8 +213,8 @@ async def inbox_page(
         else []
     )
     start = 0
-    if after_key is not None:
-        start = next((i for i, k in enumerate(rankings) if k.sort_key > after_key), len(rankings))
+    if key is not None:
+        start = next((i for i, k in enumerate(rankings) if k.sort_key > key), len(rankings))
     page = rankings[start : start + size]
     by_request = {r["request_id"]: r for r in rows}
     return InboxPage(

@@ -80,9 +80,20 @@ async def truncate() -> None:
 
 @pytest_asyncio.fixture
 async def db(database: str) -> AsyncIterator[str]:
-    """An empty database for one test."""
+    """An empty database for one test; afterwards, no stored inbox key is out of date
+    (the triggers of migration 0010 followed every write the test made)."""
     await truncate()
     yield database
+    async with connections.get("default").acquire_connection() as conn:
+        stale = await conn.fetch(STALE_RANKS)
+    assert not stale, f"stored inbox keys out of date: {[dict(r) for r in stale]}"
+
+
+STALE_RANKS = """
+SELECT a.id, a.rank_tier, a.rank_score, k.tier, k.score
+FROM application a CROSS JOIN LATERAL loket_rank_of(a.request_id, a.location_id, a.staff_child) k
+WHERE (a.rank_tier, a.rank_score) IS DISTINCT FROM (k.tier, k.score)
+LIMIT 5"""
 
 
 @pytest_asyncio.fixture(scope="session")

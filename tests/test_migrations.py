@@ -30,6 +30,7 @@ async def test_migrations_applied_all(database: str) -> None:
         "0007_application_origin",
         "0008_jobs",
         "0009_privacy",
+        "0010_inbox_rank",
     ]
 
 

@@ -240,3 +240,73 @@ async def test_null_for_a_non_null_argument_is_left_to_strawberry(actor, db) -> 
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert planner.STATS["fallback"] == before + 1
+
+
+ORDER = """query Order($loc: ID!, $first: Int!, $after: String) {
+  inbox(locationId: $loc, first: $first, after: $after) {
+    edges { cursor node { rank overdue reason request { id } household { familySituation } } }
+    pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_an_inbox_page_without_explanations_is_one_statement_in_the_engines_order(
+    actor, db, count_statements
+) -> None:
+    """Without `priority`, the plan orders by the keys the database keeps (and computes
+    for emergency-list requests): one statement, the order and cursors of the engine (the
+    autouse differential check compares every page with the resolver, which ranks in
+    Python), pages that join up."""
+    leuven = await f.municipality("24062", "Leuven")
+    gent = await f.municipality("44021", "Gent")
+    loc = await f.location(
+        gent,
+        priority_criteria=[
+            {"criterion": "RESIDENT", "weight": 30},
+            {"criterion": "SIBLING", "weight": 5},
+        ],
+    )
+    elsewhere = await f.location(leuven)
+    families = [
+        ("SINGLE_PARENT", True, "WORKING", gent),
+        ("TWO_PARENTS", False, "NONE", leuven),
+        ("TWO_PARENTS", True, "JOB_SEEKING", leuven),
+        ("SINGLE_PARENT", False, "NONE", gent),
+        ("TWO_PARENTS", False, "WORKING", leuven),
+    ]
+    for situation, low_income, work, muni in families:
+        h, _ = await f.household(
+            muni,
+            family_situation=situation,
+            income_below_threshold=low_income,
+            work_situation=work,
+        )
+        await f.care_request(await f.child(h, born=f.days(-200)), loc)
+    h, _ = await f.household(leuven)  # a sibling already has a place here
+    await f.enrolment(await f.child(h, born=f.days(-800)), loc)
+    await f.care_request(await f.child(h, born=f.days(-100)), loc, elsewhere)
+    # On the emergency list of Gent: starts within the list's horizon, lives in Gent, no
+    # application at this location.
+    h, _ = await f.household(gent, family_situation="SINGLE_PARENT")
+    await f.care_request(await f.child(h, born=f.days(-300)), elsewhere, start=f.days(20))
+    provider = await f.user(Role.PROVIDER, provider_location=loc)
+    client = actor(provider)
+
+    count_statements.statements.clear()
+    whole = await client.gql(ORDER, {"loc": str(loc.id), "first": 100})
+    assert len(count_statements) == 2, count_statements.statements  # viewer, the page
+    edges = whole["data"]["inbox"]["edges"]
+    assert len(edges) == 7
+    assert [e["node"]["rank"] for e in edges] == list(range(1, 8))
+    assert [e["node"]["reason"] for e in edges].count("EMERGENCY_LIST") == 1
+    assert whole["data"]["inbox"]["pageInfo"] == {
+        "hasNextPage": False,
+        "endCursor": edges[-1]["cursor"],
+    }
+
+    paged, after = [], None
+    for _ in range(3):  # 3 + 3 + 1
+        reply = await client.gql(ORDER, {"loc": str(loc.id), "first": 3, "after": after})
+        page = reply["data"]["inbox"]
+        paged.extend(page["edges"])
+        after = page["pageInfo"]["endCursor"]
+    assert page["pageInfo"]["hasNextPage"] is False
+    assert paged == edges
