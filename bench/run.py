@@ -78,6 +78,7 @@ from loket.settings import settings  # noqa: E402
 
 LOKET = "Loket"
 UNCHECKED = "Loket, checks off"
+UNCHECKED_LOGGED = "Loket, checks off, log on"
 PG4 = "PostGraphile 4"
 PG5 = "PostGraphile 5"
 FLOOR = "SQL floor (asyncpg)"
@@ -399,7 +400,11 @@ async def verify(
                     raise SystemExit(
                         f"{server.name} {op.name}: {response.status_code} {response.text[:2000]}"
                     )
-                count = loket_counts if server.name in (LOKET, UNCHECKED) else postgraphile_counts
+                count = (
+                    loket_counts
+                    if server.name in (LOKET, UNCHECKED, UNCHECKED_LOGGED)
+                    else postgraphile_counts
+                )
                 counts[server.name] = count(op.name, response.json())
             raw = await pool.fetchval(op.sql, *op.sql_args[i])
             counts[FLOOR] = floor_counts(op.name, json.loads(raw))
@@ -684,6 +689,19 @@ async def servers_running(
         )  # fmt: skip
         started.append(unchecked)
         await wait_ready(unchecked, _ready_probe)
+        # And with the access log on: the row scope alone against the access log alone.
+        port = free_port()
+        logged = await start(
+            UNCHECKED_LOGGED,
+            [sys.executable, "-m", "bench.unchecked", "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
+            {**loket_env, "LOKET_BENCH_KEEP_LOG": "1"},
+            ROOT,
+            logs,
+            port,
+        )  # fmt: skip
+        started.append(logged)
+        await wait_ready(logged, _ready_probe)
 
         node = shutil.which("node")
         if node is None:
@@ -783,7 +801,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     prepare_seconds = time.perf_counter() - t
     url = dataset.url
     # Beside Loket: Loket with checks off, the PostGraphiles and the floor.
-    contenders = 4 if want_pg5 else 3
+    contenders = 5 if want_pg5 else 4
     pool_wanted = await fit_pool(url, args.pool, contenders + 1, notes)
     loket_url, why = await loket_database_url(url, pool_wanted)
     if why:
@@ -833,6 +851,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     for op in ops:
         op.bodies[PG5] = op.bodies[PG4]
         op.bodies[UNCHECKED] = op.bodies[LOKET]
+        op.bodies[UNCHECKED_LOGGED] = op.bodies[LOKET]
     wanted_ops = [op for op in ops if op.name in args.operations]
 
     results: dict[str, dict[str, list[Run]]] = {op.name: {} for op in wanted_ops}
@@ -937,12 +956,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     )
     print()
     for op in wanted_ops:
-        on, off = summaries[op.name][LOKET], summaries[op.name][UNCHECKED]
-        if on.rps and off.rps:
+        on = summaries[op.name][LOKET]
+        scope_off = summaries[op.name][UNCHECKED_LOGGED]
+        off = summaries[op.name][UNCHECKED]
+        if on.rps and off.rps and scope_off.rps:
             print(
-                f"permission checks ({op.name}): {on.rps:.1f} req/s on, {off.rps:.1f} off: "
-                f"{off.rps / on.rps - 1:+.1%} requests per second without them "
-                f"(row scope and access log; the field policy costs nothing per request)"
+                f"permission engine ({op.name}): {on.rps:.1f} req/s with the checks, "
+                f"{scope_off.rps:.1f} without (access log on in both): "
+                f"{scope_off.rps / on.rps - 1:+.1%} requests per second without them "
+                f"(row scope; the field policy costs nothing per request)"
+            )
+            print(
+                f"access log ({op.name}): {scope_off.rps:.1f} req/s with it, {off.rps:.1f} "
+                f"without (checks off in both): {off.rps / scope_off.rps - 1:+.1%}; "
+                f"checks and log together: {off.rps / on.rps - 1:+.1%}"
             )
     print()
     for row in rss:

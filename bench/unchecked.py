@@ -5,7 +5,7 @@ The same `loket serve`, the same compiled plans and the same SQL shape, except:
 - no dossier scope: every live dossier is in reach (an admin's scope, instead of the union
   of the viewer's grant branches);
 - no child scope: every live child of the dossier (instead of the provider's conditions);
-- no access log.
+- no access log, unless LOKET_BENCH_KEEP_LOG=1 (then only the row scope is off).
 
 A provider's applications stay filtered to their own locations: without that filter the
 dossier has other rows, and the comparison would no longer be of the same answer. The
@@ -20,6 +20,7 @@ Never serve this: it exists so `bench/run.py` can print checks on vs off side by
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from typing import Any
 
@@ -40,8 +41,13 @@ def _all_children(viewer: Any, p: Any, child: str, **kw: Any) -> str:
     return live(child)
 
 
+KEEP_LOG = os.environ.get("LOKET_BENCH_KEEP_LOG") == "1"
+
+
 async def _unchecked(plan: Any, schema: Any, context: Any, variables: Any, **kw: Any) -> Any:
-    return await _run_plan(plan, schema, dataclasses.replace(context, audit=None), variables, **kw)
+    if not KEEP_LOG:
+        context = dataclasses.replace(context, audit=None)
+    return await _run_plan(plan, schema, context, variables, **kw)
 
 
 if __name__ == "__main__":

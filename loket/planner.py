@@ -173,11 +173,11 @@ class Render:
             parts.append(f"'{item.key}', {value}")
         return f"json_build_object({', '.join(parts)})"
 
-    def reads(self, sel: Sel, j: str) -> list[tuple[str | None, tuple[str, ...]]]:
-        """(condition, qualified names): the personal fields `sel` reads, found in the JSON
-        (as jsonb: one parse, then cheap lookups) `j` this plan built for it, each under the
-        SQL condition that the object holding it exists (None: it does whenever `j` does) —
-        as the executor records a field only for objects it resolves."""
+    def reads(self, sel: Sel, a: str) -> list[tuple[str | None, tuple[str, ...]]]:
+        """(condition, qualified names): the personal fields `sel` reads for the row `a`,
+        each under the SQL condition that the object holding it exists (None: it does
+        whenever `a` does), as the executor records a field only for objects it resolves.
+        The condition asks the same relation the JSON is built from (`Rel.source`)."""
         own = self.personal.get(sel.type_name, {})
         names = tuple(own[i.name] for i in sel.items if i.name in own)
         found: list[tuple[str | None, tuple[str, ...]]] = [(None, names)] if names else []
@@ -185,44 +185,27 @@ class Render:
         for item in sel.items:
             if item.sel is None:
                 continue
-            value = f"({j}->'{item.key}')"
             kind = spec[item.name]
             if isinstance(kind, Same):
-                found.extend(self.reads(item.sel, value))
-            elif isinstance(kind, Rel) and kind.many:
-                e = self.alias("e")
-                for condition, inner in self.reads(item.sel, f"{e}.v"):
-                    if condition is None:
-                        found.append((f"jsonb_array_length({value}) > 0", inner))
-                    else:
-                        found.append(
-                            (
-                                f"EXISTS (SELECT 1 FROM jsonb_array_elements({value}) {e}(v) "
-                                f"WHERE {condition})",
-                                inner,
-                            )
-                        )
-            else:
-                for condition, inner in self.reads(item.sel, value):
-                    exists = f"jsonb_typeof({value}) = 'object'"
-                    found.append(
-                        (exists if condition is None else f"{exists} AND {condition}", inner)
-                    )
+                found.extend(self.reads(item.sel, a))
+                continue
+            x = self.alias("x")
+            found_inside = self.reads(item.sel, x)
+            if not found_inside:  # (a source adds parameters: only when the SQL uses it)
+                continue
+            source: str | None = None
+            for condition, inner in found_inside:
+                if condition is None and kind.always:
+                    found.append((None, inner))
+                    continue
+                source = source or kind.source(self, a, x)
+                where = "" if condition is None else f" WHERE {condition}"
+                found.append((f"EXISTS (SELECT 1 FROM (SELECT {x}.* {source}) {x}{where})", inner))
         return found
 
-    def fields_read(self, sel: Sel, j: str) -> str:
-        """SQL text[] of the qualified personal fields read, from the JSON `j` of `sel`."""
-        b = self.alias("b")
-        pieces = []
-        for condition, names in self.reads(sel, f"{b}.v"):
-            array = "ARRAY[" + ", ".join(f"'{n}'" for n in names) + "]::text[]"
-            if condition is None:
-                pieces.append(array)
-            else:
-                pieces.append(f"CASE WHEN {condition} THEN {array} END")
-        if not pieces:
-            return "ARRAY[]::text[]"
-        return f"(SELECT {' || '.join(pieces)} FROM (SELECT {j}::jsonb) {b}(v))"
+    def groups(self, sel: Sel, a: str) -> list[tuple[str, tuple[str, ...]]]:
+        """`reads` with every condition as SQL ("true" where the row itself suffices)."""
+        return [("true" if c is None else c, names) for c, names in self.reads(sel, a)]
 
 
 class Col:
@@ -250,10 +233,18 @@ Source = Callable[[Render, str, str], str]  # (render, parent alias, own alias) 
 class Rel:
     """A nested object (or list of objects) read by a subquery."""
 
-    def __init__(self, source: Source, *, many: bool = False, order: str | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        many: bool = False,
+        order: str | None = None,
+        always: bool = False,
+    ) -> None:
         self.source = source
         self.many = many
         self.order = order
+        self.always = always  # one object exists for every row (a required reference)
 
     def json(self, rc: Render, a: str, item: Item, grant: str) -> str:
         assert item.sel is not None
@@ -436,8 +427,12 @@ SPECS: dict[str, dict[str, Any]] = {
         "application": Rel(
             lambda rc, a, x: f"FROM application {x} WHERE {x}.id = {a}.application_id"
         ),
-        "request": Rel(lambda rc, a, x: f"FROM care_request {x} WHERE {x}.id = {a}.request_id"),
-        "household": Rel(lambda rc, a, x: f"FROM household {x} WHERE {x}.id = {a}.household_id"),
+        "request": Rel(
+            lambda rc, a, x: f"FROM care_request {x} WHERE {x}.id = {a}.request_id", always=True
+        ),
+        "household": Rel(
+            lambda rc, a, x: f"FROM household {x} WHERE {x}.id = {a}.household_id", always=True
+        ),
     },
     "PriorityExplanation": {
         "ruleSet": Col("{a}.rule_set"),
@@ -463,7 +458,9 @@ class Part:
 
     ctes: list[str]
     data: str  # SQL of the field's JSON value
-    reads: str | None  # SQL of (household_id, grant_name, fields) rows, or None
+    # SQL of (household_id, grant_name, fields) rows, or None; rendered only when the
+    # request is logged (its parameters must then be used).
+    reads: Callable[[], Reads] | None
 
 
 async def _household(rc: Render, item: Item, args: dict[str, Any]) -> Part:
@@ -488,8 +485,25 @@ def _dossier_part(rc: Render, item: Item, u: str, cte: str) -> Part:
         f"{rc.object(item.sel, h, f'{u}.grant_name')} AS j "
         f"FROM {u} JOIN household {h} ON {h}.id = {u}.household_id)"
     )
-    reads = f"SELECT household_id, grant_name, {rc.fields_read(item.sel, 'j')} FROM {d}"
+    r = rc.alias("h")
+    reads = _reads(rc, item.sel, u, r, f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id")
     return Part([cte, built], f"(SELECT j FROM {d})", reads)
+
+
+@dataclass
+class Reads:
+    """What one root field reads, per dossier: `select` names the dossier and grant of each
+    row of `frm`; each group is (SQL condition on that row, personal fields it reads)."""
+
+    select: str
+    frm: str
+    groups: list[tuple[str, tuple[str, ...]]]
+
+
+def _reads(rc: Render, sel: Sel, u: str, row: str, frm: str) -> Callable[[], Reads]:
+    """The reads of the objects `sel` builds from the row `row` of `frm` (`u` holds the
+    dossier and grant), rendered when used."""
+    return lambda: Reads(f"{u}.household_id, {u}.grant_name", frm, rc.groups(sel, row))
 
 
 async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
@@ -506,7 +520,7 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
         cte, has_next, end_cursor = _inbox_ranked_in_sql(rc, u, location, args)
     ctes = [cte]
     parts = []
-    reads = None
+    reads: Callable[[], Reads] | None = None
     for conn_item in item.sel.items:
         if conn_item.name == "__typename":
             parts.append(f"'{conn_item.key}', 'InboxEntryConnection'::text")
@@ -522,9 +536,7 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
                 f"'{conn_item.key}', coalesce((SELECT json_agg(j ORDER BY ord) FROM {d}), "
                 "'[]'::json)"
             )
-            reads = (
-                f"SELECT household_id, grant_name, {rc.fields_read(conn_item.sel, 'j')} FROM {d}"
-            )
+            reads = _reads(rc, conn_item.sel, u, u, f"FROM {u} WHERE {u}.on_page")
         else:  # pageInfo
             parts.append(_page_info(conn_item, has_next, end_cursor))
     return Part(ctes, f"json_build_object({', '.join(parts)})", reads)
@@ -592,8 +604,10 @@ def _inbox_ranked_in_sql(
     after = after_key(args.get("after"))  # a bad cursor: InvalidInput, strawberry reports it
     loc = rc.param(location, "uuid")
     munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
-    days = rc.param(settings.emergency_days, "int")
-    answer_days = rc.param(settings.answer_days, "int")
+    # Settings, written into the SQL (whole numbers): as parameters, PostgreSQL's generic
+    # plan would not know how many requests the emergency list holds, and plan each call.
+    days = str(int(settings.emergency_days))
+    answer_days = str(int(settings.answer_days))
     c, k = rc.alias("c"), rc.alias("k")
     candidates = f"""{c} AS MATERIALIZED (
         SELECT a.request_id, a.id AS application_id, 'SELECTED'::text AS reason,
@@ -625,16 +639,14 @@ def _inbox_ranked_in_sql(
             f"{rc.param(submitted, 'timestamptz')}, {rc.param(request_id, 'uuid')})"
         )
     # The cursor is `resolvers.inbox.cursor_of`: tier|-score|submitted (isoformat)|id.
-    cursor = _cursor_sql(
-        f"{c}.tier || '|' || -{c}.score || '|' || {timestamp(f'{c}.submitted_at')} "
-        f"|| '|' || {c}.request_id"
+    cursor = _cursor_sql(  # of a page row `p`
+        f"p.tier || '|' || -p.score || '|' || {timestamp('p.submitted_at')} || '|' || p.request_id"
     )
     ranked = f"""{k} AS MATERIALIZED (
-        SELECT {c}.*, row_number() OVER (ORDER BY {key}) AS rank, {cursor} AS cursor
-        FROM {c})"""
+        SELECT {c}.*, row_number() OVER (ORDER BY {key}) AS rank FROM {c})"""
     limit = rc.param(size, "int")
     page = f"""{u} AS MATERIALIZED (
-        SELECT p.*, p.ord <= {limit} AS on_page FROM (
+        SELECT p.*, p.ord <= {limit} AS on_page, {cursor} AS cursor FROM (
             SELECT {c}.*, row_number() OVER (ORDER BY {c}.rank) AS ord FROM {k} {c}
             {where} ORDER BY {c}.rank LIMIT {limit} + 1) p)"""
     return (
@@ -688,7 +700,7 @@ async def _dossiers(rc: Render, item: Item, args: dict[str, Any]) -> Part:
     limit = rc.lazy(size, "int")
     ctes = [cte]
     parts = []
-    reads = None
+    reads: Callable[[], Reads] | None = None
     for conn_item in item.sel.items:
         if conn_item.name == "__typename":
             parts.append(f"'{conn_item.key}', 'HouseholdConnection'::text")
@@ -700,7 +712,15 @@ async def _dossiers(rc: Render, item: Item, args: dict[str, Any]) -> Part:
             if node is not None:
                 assert node.sel is not None
                 built = rc.object(node.sel, h, f"{u}.grant_name")
-                reads = f"SELECT household_id, grant_name, {rc.fields_read(node.sel, 'j')} FROM {d}"
+                r = rc.alias("h")
+                reads = _reads(
+                    rc,
+                    node.sel,
+                    u,
+                    r,
+                    f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id "
+                    f"WHERE {u}.ord <= {limit()}",
+                )
             ctes.append(
                 f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, {u}.ord, "
                 f"{built} AS j FROM {u} JOIN household {h} ON {h}.id = {u}.household_id "
@@ -899,6 +919,53 @@ def compile_plan(
 # Execution
 
 
+def _access_log(rc: Render, plan: Plan, context: Any, reads: list[Reads]) -> str | None:
+    """The CTEs `flags` (each condition evaluated once per row) and `logged` (one
+    access-log row per dossier and grant read, with the personal fields read, sorted), or
+    None when nothing personal is read. Each group of fields is a flag per row; a
+    dossier's fields are those of the groups any of its rows flags (no unnesting and no
+    sorting per request: the names are ordered here)."""
+    groups = [g for r in reads for g in r.groups]
+    if not groups:
+        return None
+    selects, start = [], 0
+    for r in reads:
+        flags = ["false"] * len(groups)
+        for n, (condition, _) in enumerate(r.groups, start=start):
+            flags[n] = f"({condition})"
+        start += len(r.groups)
+        selects.append(f"SELECT {r.select}, {', '.join(flags)} {r.frm}")
+    columns = ", ".join(f"g{n}" for n in range(len(groups)))
+    holders: dict[str, list[int]] = {}
+    for n, (_, names) in enumerate(groups):
+        for name in names:
+            holders.setdefault(name, []).append(n)
+    # Sorted as PostgreSQL sorts with COLLATE "C" (byte order): the names are ASCII.
+    fields = ", ".join(
+        f"CASE WHEN {' OR '.join(f'bool_or(r.g{n})' for n in holders[name])} THEN '{name}' END"
+        for name in sorted(holders)
+    )
+    anything = " OR ".join(f"bool_or(r.g{n})" for n in range(len(groups)))
+    viewer, disclosure = context.viewer, context.disclosure
+    return f"""flags AS MATERIALIZED ({" UNION ALL ".join(selects)}),
+        logged AS (INSERT INTO access_log (at, viewer_id, role, grant_name, household_id,
+               fields_read, operation_name, request_id, disclosure_id)
+           SELECT now(), {rc.param(viewer.user_id, "uuid")},
+               {rc.param(viewer.role.value if viewer.role else "ANONYMOUS", "text")},
+               r.grant_name, r.household_id,
+               to_jsonb(array_remove(ARRAY[{fields}]::text[], NULL)),
+               {rc.param(plan.operation_name, "text")}, {rc.param(context.request_id, "text")},
+               CASE WHEN r.household_id = {
+        rc.param(disclosure.household_id if disclosure else None, "uuid")
+    }
+                    THEN {rc.param(disclosure.id if disclosure else None, "uuid")} END
+           FROM flags r(household_id, grant_name, {columns})
+           GROUP BY r.household_id, r.grant_name
+           HAVING {anything}
+           RETURNING viewer_id, role, grant_name, household_id, fields_read, operation_name,
+                     request_id, disclosure_id)"""
+
+
 @dataclass
 class Outcome:
     body: bytes  # the response body
@@ -939,29 +1006,13 @@ async def run_plan(
     ctes = [c for _, part in parts for c in part.ctes]
     data = "json_build_object(" + ", ".join(f"'{k}', {part.data}" for k, part in parts) + ")"
     audit: AccessAudit | None = context.audit
-    reads = [part.reads for _, part in parts if part.reads is not None]
     returning = "NULL::json"
-    if audit is not None and reads:
-        viewer = context.viewer
-        disclosure = context.disclosure
-        ctes.append(
-            f"""logged AS (INSERT INTO access_log (at, viewer_id, role, grant_name, household_id,
-                   fields_read, operation_name, request_id, disclosure_id)
-               SELECT now(), {rc.param(viewer.user_id, "uuid")},
-                   {rc.param(viewer.role.value if viewer.role else "ANONYMOUS", "text")},
-                   r.grant_name, r.household_id,
-                   to_jsonb(array_agg(DISTINCT f COLLATE "C" ORDER BY f COLLATE "C")),
-                   {rc.param(plan.operation_name, "text")}, {rc.param(context.request_id, "text")},
-                   CASE WHEN r.household_id = {
-                rc.param(disclosure.household_id if disclosure else None, "uuid")
-            }
-                        THEN {rc.param(disclosure.id if disclosure else None, "uuid")} END
-               FROM ({" UNION ALL ".join(reads)}) r(household_id, grant_name, fields),
-                    unnest(r.fields) f
-               GROUP BY r.household_id, r.grant_name
-               RETURNING viewer_id, role, grant_name, household_id, fields_read, operation_name,
-                         request_id, disclosure_id)"""
-        )
+    logged = None
+    if audit is not None:  # (rendered only then: the reads' SQL adds parameters)
+        reads = [part.reads() for _, part in parts if part.reads is not None]
+        logged = _access_log(rc, plan, context, reads)
+    if logged is not None:
+        ctes.append(logged)
         if returning_reads:
             returning = "(SELECT json_agg(logged) FROM logged)"
         else:
