@@ -76,8 +76,11 @@ END $$;
 
 CREATE FUNCTION loket_rank_of(p_request uuid, p_location uuid, p_staff_child boolean,
                               OUT tier int, OUT score int)
-LANGUAGE sql STABLE AS $$
-    SELECT k.tier, k.score
+-- PL/pgSQL, not SQL: its statement's plan is kept for the session, where a SQL function
+-- called from a trigger would be planned again on every call.
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT k.tier, k.score INTO tier, score
     FROM care_request r
     JOIN household h ON h.id = r.household_id
     JOIN provider_location l ON l.id = p_location
@@ -94,8 +97,8 @@ LANGUAGE sql STABLE AS $$
                 WHERE sc.household_id = h.id AND sc.id <> r.child_id
                   AND se.location_id = p_location AND se.end_date IS NULL),
         p_staff_child, h.municipality_id = l.municipality_id) k
-    WHERE r.id = p_request
-$$;
+    WHERE r.id = p_request;
+END $$;
 """
 
 TRIGGERS = r"""
