@@ -170,7 +170,12 @@ def cursor_of(ranking: priority.Ranking) -> str:
     return encode_cursor(f"{tier}|{minus_score}|{submitted.isoformat()}|{request_id}")
 
 
+_INT32 = range(-(2**31), 2**31)
+
+
 def after_key(cursor: str | None) -> tuple[Any, ...] | None:
+    """The sort key a cursor names; INVALID_CURSOR for anything `cursor_of` cannot have
+    written (numbers beyond 32 bits, a time without zone or beyond the calendar in UTC)."""
     raw = decode_cursor(cursor) if cursor else None
     if not raw:
         return None
@@ -179,8 +184,12 @@ def after_key(cursor: str | None) -> tuple[Any, ...] | None:
         stamp = datetime.datetime.fromisoformat(submitted)
         if stamp.tzinfo is None:
             raise ValueError("a cursor's time carries its zone")
-        return (int(tier), int(minus_score), stamp, uuid.UUID(request_id))
-    except ValueError:
+        stamp.astimezone(datetime.UTC)  # OverflowError beyond year 1..9999
+        key = (int(tier), int(minus_score), stamp, uuid.UUID(request_id))
+        if key[0] not in _INT32 or key[1] not in _INT32:
+            raise ValueError("a tier and a score are 32-bit numbers")
+        return key
+    except (ValueError, OverflowError):
         raise InvalidInput("INVALID_CURSOR", "This cursor is not valid here.") from None
 
 

@@ -310,3 +310,23 @@ async def test_an_inbox_page_without_explanations_is_one_statement_in_the_engine
         after = page["pageInfo"]["endCursor"]
     assert page["pageInfo"]["hasNextPage"] is False
     assert paged == edges
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2147483648|0|2026-01-01T00:00:00+00:00|00000000-0000-0000-0000-000000000001",
+        "0|9223372036854775808|2026-01-01T00:00:00+00:00|00000000-0000-0000-0000-000000000001",
+        "0|0|9999-12-31T23:59:59-14:00|00000000-0000-0000-0000-000000000001",
+        "0|0|0001-01-01T00:00:00+14:00|00000000-0000-0000-0000-000000000001",
+    ],
+)
+async def test_a_crafted_inbox_cursor_is_invalid_on_both_paths(actor, db, raw: str) -> None:
+    """Numbers and times no cursor of ours holds are INVALID_CURSOR before any statement,
+    so the plan does not fail on them (the autouse check counts failed plans)."""
+    w = await _world()
+    result = await actor(w["provider"]).gql(
+        ORDER, {"loc": str(w["loc"].id), "first": 2, "after": encode_cursor(raw)}
+    )
+    assert result["data"] == {"inbox": None}
+    assert result["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
