@@ -108,7 +108,11 @@ def acting_role(counter_id: Any) -> Role:
 def parse_jwks(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """A JWKS document of public RSA (2048 bits or more) or P-256 keys, or the reason
     it is refused."""
-    if len(text.encode()) > MAX_JWKS_BYTES:
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:  # a lone surrogate: not Unicode text, so not JSON
+        return None, "Not valid JSON."
+    if size > MAX_JWKS_BYTES:
         return None, f"At most {MAX_JWKS_BYTES} bytes."
     try:
         document = json.loads(text)
@@ -644,7 +648,12 @@ def check_manifest(format: ManifestFormat, content: str, acting_as: Role) -> Man
     it in a thread."""
     result = ManifestCheck()
     problems = result.problems
-    if len(content.encode()) > MAX_MANIFEST_BYTES:
+    try:
+        size = len(content.encode())
+    except UnicodeEncodeError:
+        problems.append(Problem("INVALID_FORMAT", "The manifest holds a lone surrogate."))
+        return result
+    if size > MAX_MANIFEST_BYTES:
         problems.append(Problem("TOO_LARGE", f"At most {MAX_MANIFEST_BYTES} bytes."))
         return result
     candidates = _read_manifest(format, content, problems)

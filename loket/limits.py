@@ -16,7 +16,9 @@ from loket.settings import settings
 def digest(*parts: str) -> str:
     """A keyed, irreversible key for `parts` (e.g. ("sign-in", email))."""
     key = next(iter(settings.rrn_keys.values()))
-    return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+    # surrogatepass: any text has a key, also one with a lone surrogate (no UTF-8 form).
+    data = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 async def hit(key: str, limit: int, window_seconds: int) -> bool:

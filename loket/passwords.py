@@ -16,9 +16,15 @@ _hasher = PasswordHasher()
 DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(32))
 
 
+def _secret(password: str) -> bytes:
+    """The password's bytes: UTF-8, a lone surrogate (which has no UTF-8 form) passed
+    through, so that any text is a password and never an exception."""
+    return password.encode("utf-8", "surrogatepass")
+
+
 def hash_password(password: str) -> str:
     """An argon2id hash (`$argon2id$...`) with a fresh salt, under the current parameters."""
-    return _hasher.hash(password)
+    return _hasher.hash(_secret(password))
 
 
 def verify(password_hash: str | None, password: str) -> bool:
@@ -28,7 +34,7 @@ def verify(password_hash: str | None, password: str) -> bool:
         _check(DUMMY_HASH, password)
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash, _secret(password))
     except VerifyMismatchError:
         return False
     except (VerificationError, InvalidHashError):
@@ -38,7 +44,7 @@ def verify(password_hash: str | None, password: str) -> bool:
 
 def _check(password_hash: str, password: str) -> None:
     with contextlib.suppress(VerificationError):
-        _hasher.verify(password_hash, password)
+        _hasher.verify(password_hash, _secret(password))
 
 
 def needs_rehash(password_hash: str) -> bool:

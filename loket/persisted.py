@@ -413,7 +413,9 @@ class PersistedOperations:
         if await fetch("SELECT 1 FROM persisted_document WHERE sha256 = $1", sha256):
             self.cache.put(sha256, text)
             return
-        if len(text) > settings.max_document_bytes or not self._valid(text):
+        # (NUL, e.g. in a comment, is valid GraphQL that PostgreSQL cannot store; orjson
+        # has already refused lone surrogates.)
+        if len(text) > settings.max_document_bytes or "\x00" in text or not self._valid(text):
             return  # not stored; the view runs it (or refuses it) and reports its errors
         # The client's address as every other per-IP limit sees it (trusted proxies,
         # IPv6 by /64).

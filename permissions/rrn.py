@@ -37,6 +37,10 @@ class Rrn:
     @classmethod
     def parse(cls, raw: str) -> Rrn:
         value = nn.compact(raw) if isinstance(raw, str) else ""
+        # Both kinds have 11 digits; stdnum converts a number of any length to int first,
+        # which Python refuses (ValueError) beyond 4300 digits.
+        if len(value) != 11:
+            raise InvalidRrn()
         for module in (nn, bis):
             try:
                 return cls(module.validate(value))

@@ -50,6 +50,8 @@ from schema.directives import arg
 
 PASSWORD_MAX_LENGTH = 1024
 SIGN_IN_WINDOW_SECONDS = 900
+# The longest address an account can have (the column's length).
+_EMAIL_MAX_LENGTH: int = UserModel._meta.fields_map["email"].max_length  # type: ignore[attr-defined]
 MAX_PARENTS = 2
 _PUBLIC_INPUT = "input of a public mutation: the caller's own credentials"
 
@@ -248,7 +250,13 @@ async def sign_in(
             "Too many failed sign-ins for this address; try again in 15 minutes.",
         )
         return SignInPayload(token=None, expires_at=None, viewer=None, errors=errors.items)
-    user = await UserModel.get_or_none(email=email) if email else None
+    # An address no account can have (too long for the column, or text PostgreSQL
+    # cannot hold) finds no user, after the same work.
+    user = (
+        await UserModel.get_or_none(email=email)
+        if email and len(email) <= _EMAIL_MAX_LENGTH and validation.storable(email)
+        else None
+    )
     matches = len(input.password) <= PASSWORD_MAX_LENGTH and await asyncio.to_thread(
         passwords.verify, user.password_hash if user is not None else None, input.password
     )
@@ -284,7 +292,8 @@ def sign_out(info: Info) -> SignOutPayload:
 
 
 def code_digest(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
+    # surrogatepass: a code with a lone surrogate (no UTF-8 form) is merely wrong.
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def invite_partner(info: Info) -> InvitePartnerPayload:

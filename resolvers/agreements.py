@@ -170,7 +170,8 @@ def _party_value(column: str, value: Any) -> Any:
     """A party id as its column stores it (counters have integer ids); None if malformed."""
     if column == "counter_id":
         text = str(value).strip()
-        return int(text) if text.isdigit() and len(text) < 10 else None
+        # isascii: str.isdigit also holds for digits int() refuses (superscripts).
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
     return parse_id(value)
 
 

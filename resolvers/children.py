@@ -165,7 +165,7 @@ async def update_child(
         elif required:
             changes[name] = validation.required_text(errors, ["input", key], value, 100)
         else:
-            changes[name] = " ".join((value or "").split())[:100]
+            changes[name] = " ".join(validation.storable_text(value or "").split())[:100]
     expected = input.expected_birth_date
     if provided(expected):
         if expected is None:

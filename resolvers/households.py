@@ -124,7 +124,7 @@ def validate_parent(errors: Errors, path: list[str], data: ParentInput) -> dict[
         "first_name": validation.required_text(errors, [*path, "firstName"], data.first_name, 100),
         "last_name": validation.required_text(errors, [*path, "lastName"], data.last_name, 100),
         "nationality": validation.iso_code(errors, [*path, "nationality"], data.nationality),
-        "birthplace": " ".join(data.birthplace.split())[:120],
+        "birthplace": " ".join(validation.storable_text(data.birthplace).split())[:120],
         "home_language": validation.iso_code(
             errors, [*path, "homeLanguage"], data.home_language
         ).lower(),
@@ -163,7 +163,7 @@ def validate_child(
     values: dict[str, Any] = {
         "first_name": validation.required_text(errors, [*path, "firstName"], data.first_name, 100),
         "last_name": validation.required_text(errors, [*path, "lastName"], data.last_name, 100),
-        "nickname": " ".join(data.nickname.split())[:100],
+        "nickname": " ".join(validation.storable_text(data.nickname).split())[:100],
         "birth_date": data.birth_date,
         "expected_birth_date": data.expected_birth_date if data.birth_date is None else None,
     }
@@ -185,11 +185,16 @@ def validate_child(
 
 async def check_residence(errors: Errors, path: list[str], values: dict[str, Any]) -> None:
     """The municipality exists and the postal code lies in it (when its codes are known)."""
-    rows = await fetch(
-        """SELECT ARRAY(SELECT code FROM postal_code WHERE municipality_id = m.nis_code)
-               AS postal_codes
-           FROM municipality m WHERE m.nis_code = $1""",
-        values["municipality_id"],
+    # (A NIS code PostgreSQL cannot store names no municipality.)
+    rows = (
+        await fetch(
+            """SELECT ARRAY(SELECT code FROM postal_code WHERE municipality_id = m.nis_code)
+                   AS postal_codes
+               FROM municipality m WHERE m.nis_code = $1""",
+            values["municipality_id"],
+        )
+        if validation.storable(values["municipality_id"])
+        else []
     )
     if not rows:
         errors.add(
@@ -309,7 +314,8 @@ def _parent_changes(errors: Errors, data: UpdateParentInput) -> dict[str, Any]:
             errors, [*path, "homeLanguage"], data.home_language or ""
         ).lower()
     if provided(data.birthplace):
-        changes["birthplace"] = " ".join((data.birthplace or "").split())[:120]
+        birthplace = validation.storable_text(data.birthplace or "")
+        changes["birthplace"] = " ".join(birthplace.split())[:120]
     if provided(data.postal_code):
         changes["postal_code"] = validation.postal_code(
             errors, [*path, "postalCode"], data.postal_code or ""

@@ -127,7 +127,8 @@ async def load_clients(client_id: uuid.UUID | None = None) -> list[IntegratorCli
 def _counter_id(value: Any) -> int | None:
     """Counters have integer ids."""
     text = str(value).strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    # isascii: str.isdigit also holds for digits int() refuses (superscripts).
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def _optional_id(value: Any) -> strawberry.ID | None:

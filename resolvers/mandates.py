@@ -80,7 +80,8 @@ FROM membership m JOIN app_user u ON u.id = m.user_id"""
 
 def code_digest(code: str) -> str:
     """Only this digest of a claim code is stored."""
-    return hashlib.sha256(code.encode()).hexdigest()
+    # surrogatepass: a code with a lone surrogate (no UTF-8 form) is merely wrong.
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def organisation_from_row(r: Any, prefix: str = "") -> ReferralOrganisation:
@@ -228,9 +229,11 @@ async def add_referral_worker(
     organisation_id = parse_id(input.organisation_id)
     if not await organisation_exists(organisation_id):
         errors.add(["input", "organisationId"], "NOT_FOUND", "No such referral organisation.")
-    users = await fetch(
-        "SELECT id FROM app_user WHERE lower(email) = lower($1) AND is_active",
-        input.email.strip(),
+    email = input.email.strip()
+    users = (
+        await fetch("SELECT id FROM app_user WHERE lower(email) = lower($1) AND is_active", email)
+        if validation.storable(email)
+        else []
     )
     if not users:
         errors.add(["input", "email"], "UNKNOWN_USER", "No active user has this email address.")
@@ -407,7 +410,7 @@ async def start_dossier(
         errors.add(
             ["input", "consent", "givenAt"], "DATE_IN_FUTURE", "This date cannot be in the future."
         )
-    note = consent.note.strip()
+    note = validation.storable_text(consent.note).strip()
     if len(note) > 500:
         errors.add(["input", "consent", "note"], "TOO_LONG", "At most 500 characters.")
     if not errors:

@@ -60,6 +60,8 @@ async def locations(
 ) -> list[ProviderLocation]:
     """Provider locations, optionally of one municipality: the first `first` by
     municipality and name (bounded, so that the cost estimate holds)."""
+    if municipality is not None and not validation.storable(municipality):
+        return []
     rows = await fetch(
         f"SELECT {LOCATION_COLUMNS} FROM provider_location l {LOCATION_JOINS}"
         " WHERE ($1::text IS NULL OR l.municipality_id = $1) ORDER BY lm.name, l.name"
@@ -123,6 +125,12 @@ def _area(
         max_km = near.max_km
         if not 0 <= max_km <= MAX_KM:
             errors.add([*path, "near", "maxKm"], "OUT_OF_RANGE", f"Between 0 and {MAX_KM} km.")
+    if municipality is not None and not validation.storable(municipality):
+        errors.add(
+            [*path, "municipalityNisCode"],
+            "UNKNOWN_MUNICIPALITY",
+            "No municipality has this NIS code.",
+        )
     return Area(
         municipality=None if municipality is None else municipality.strip(),
         postal_code=code,
@@ -311,6 +319,8 @@ def _after(sort: Sort, after: str | None, id_column: str, p: Params) -> str | No
         if name != sort.name:
             raise ValueError(name)
         value = _KEY_TYPES[sort.key_type](key)
+        if isinstance(value, str) and not validation.storable(value):
+            raise ValueError(name)  # no name holds it; PostgreSQL could not compare it
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise InvalidInput("INVALID_CURSOR", "after: not a cursor of this search.") from None
     return f"({sort.key}, {id_column}) > ({p.add(value)}::{sort.key_type}, {p.add(row_id)}::uuid)"
@@ -551,7 +561,7 @@ def _validate_publication(
         errors.add([*path, "maxAgeMonths"], "AGE_ORDER", "The oldest age lies below the youngest.")
     if not 1 <= data.places <= MAX_PLACES:
         errors.add([*path, "places"], "OUT_OF_RANGE", f"Between 1 and {MAX_PLACES} places.")
-    note = data.note.strip()
+    note = validation.storable_text(data.note).strip()
     if len(note) > MAX_NOTE:
         errors.add([*path, "note"], "TOO_LONG", f"At most {MAX_NOTE} characters.")
     return {

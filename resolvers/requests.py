@@ -67,7 +67,7 @@ def check_pattern(errors: Errors, path: list[str], pattern: list[CareDayInput]) 
 
 
 def check_note(errors: Errors, path: list[str], note: str) -> str:
-    cleaned = note.strip()
+    cleaned = validation.storable_text(note).strip()
     if len(cleaned) > 2000:
         errors.add(path, "TOO_LONG", "At most 2000 characters.")
     return cleaned

@@ -17,6 +17,7 @@ from loket.errors import InvalidInput
 from permissions.policy import Grant
 from permissions.scopes import Params
 from resolvers.access import after_id
+from resolvers.validation import storable
 from schema.common import (
     Connection,
     Edge,
@@ -63,6 +64,8 @@ def _search(p: Params, search: str | None) -> str:
         return ""
     if len(words) > MAX_SEARCH:
         raise InvalidInput("TOO_LONG", f"Search at most {MAX_SEARCH} characters.")
+    if not storable(words):
+        return " AND false"  # no stored name holds what PostgreSQL cannot store
     pattern = p.add(like_pattern(words))
     return f""" AND ((c.first_name || ' ' || c.last_name) ILIKE {pattern} ESCAPE '\\'
               OR (p.first_name || ' ' || p.last_name) ILIKE {pattern} ESCAPE '\\')"""

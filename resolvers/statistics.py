@@ -44,6 +44,7 @@ from loket.context import Info
 from loket.db import fetch
 from permissions.scopes import Params
 from resolvers.counters import region_of, window
+from resolvers.validation import storable
 from schema.common import page_size
 from schema.directives import arg
 from schema.regions import Municipality
@@ -180,7 +181,9 @@ async def trend_statistics(
     if region is not None:
         scope.append(f"s.municipality_id = ANY({p.add(list(region))}::text[])")
     if municipalities is not None:
-        scope.append(f"s.municipality_id = ANY({p.add(municipalities)}::text[])")
+        # A NIS code PostgreSQL cannot store names no municipality.
+        known = [m for m in municipalities if storable(m)]
+        scope.append(f"s.municipality_id = ANY({p.add(known)}::text[])")
     sql = STATISTICS_SQL.format(
         start=p.add(start), end=p.add(end), scope=" AND ".join(scope) or "true"
     )
@@ -196,6 +199,8 @@ async def job_runs(
     from jobs.runner import load_jobs
 
     registry = load_jobs()
+    if job is not None and not storable(job):
+        return []  # no job has a name PostgreSQL cannot store
     p = Params()
     condition = "true" if job is None else f"job = {p.add(job)}"
     rows = await fetch(

@@ -30,6 +30,19 @@ class Errors:
 # PostgreSQL cannot store them, nor NUL) and bidirectional embedding, override and
 # isolate controls (they can make text read differently from what it says).
 UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# What PostgreSQL's text cannot hold at all: NUL, and unpaired surrogates (no UTF-8 form).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> bool:
+    """Whether PostgreSQL can hold `value` as text; a value it cannot hold equals no
+    stored one, so a lookup by it finds nothing (sending it would fail the statement)."""
+    return _UNSTORABLE.search(value) is None
+
+
+def storable_text(value: str) -> str:
+    """Free text without what PostgreSQL cannot store (NUL, lone surrogates)."""
+    return _UNSTORABLE.sub("", value)
 
 
 def required_text(errors: Errors, path: list[str], value: str, max_length: int) -> str:
