@@ -1,4 +1,4 @@
-"""The `loket` command line: serve, migrate, demo data, tokens, schema."""
+"""The `loket` command line: serve, migrate, backup and restore, demo data, tokens, schema."""
 
 from __future__ import annotations
 
@@ -61,6 +61,55 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Dump the service's database (custom format) to a new file, or to standard output."""
+    from loket.backup import BackupError, ToolFailed, database_name, dump
+    from loket.db import service_database_url
+
+    url = service_database_url()
+    try:
+        tool, size = dump(url, args.file)
+    except BackupError as e:
+        print(f"backup failed: {e}", file=sys.stderr)
+        return 1 if isinstance(e, ToolFailed) else 2
+    # With "-" the dump is standard output: the summary goes to standard error.
+    out = sys.stderr if args.file == "-" else sys.stdout
+    where = "standard output" if args.file == "-" else f"{args.file} ({size} bytes)"
+    print(f"database {database_name(url)} backed up to {where} by pg_dump {tool.version}", file=out)
+    print("it holds personal data: store it encrypted, with restricted access", file=out)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Load a backup into the service's database (new and empty), apply the migrations the
+    backup lacks, then run the retention job so that nothing anonymised since comes back."""
+    from loket.backup import BackupError, ToolFailed, database_name, restore
+    from loket.db import migrate, service_database_url
+
+    url = service_database_url()
+    try:
+        tool, header = restore(url, args.file)
+    except BackupError as e:
+        print(f"restore failed: {e}", file=sys.stderr)
+        return 1 if isinstance(e, ToolFailed) else 2
+    print(
+        f"restored the backup of database {header.database} taken {header.created:%Y-%m-%d %H:%M}"
+        f" (PostgreSQL {header.server_version}) into {database_name(url)}"
+        f" by pg_restore {tool.version}"
+    )
+    asyncio.run(migrate(url))
+    print("migrations applied")
+    if args.no_retention:
+        print(
+            "retention job not run: do not serve this database before `loket jobs run retention`",
+            file=sys.stderr,
+        )
+        return 0
+    return cmd_jobs_run(
+        argparse.Namespace(name="retention", dry_run=False, today=None, batch_size=None, quiet=True)
+    )
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -461,6 +510,21 @@ def build_parser() -> argparse.ArgumentParser:
     mk = sub.add_parser("makemigrations", help="write a migration for model changes")
     mk.add_argument("--name", default=None)
     mk.set_defaults(func=cmd_makemigrations)
+    backup = sub.add_parser("backup", help="dump the database (pg_dump, custom format)")
+    backup.add_argument("file", help="a new file (created readable by you only); - for stdout")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser(
+        "restore", help="load a backup into a new, empty database; migrate; run retention"
+    )
+    restore.add_argument(
+        "file", help="a file written by `loket backup` or pg_dump -Fc; - for stdin"
+    )
+    restore.add_argument(
+        "--no-retention",
+        action="store_true",
+        help="skip the retention job (only for a copy that will never be served)",
+    )
+    restore.set_defaults(func=cmd_restore)
     sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(func=cmd_schema)
     sub.add_parser("demo", help="load the demo data set (idempotent)").set_defaults(func=cmd_demo)
     sub.add_parser("users", help="list users with their roles").set_defaults(func=cmd_users)

@@ -190,6 +190,33 @@ async def migrate(url: str, target: str | None = None) -> None:
     await Tortoise.close_connections()
 
 
+# What PostgreSQL (or the network to it) says when it cannot serve anyone right now: a
+# refused or dropped connection, a server shutting down or starting up, no free slot.
+# Never a problem of the request itself.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error`, or an exception it was raised from, says the database cannot be
+    reached now (see `_UNAVAILABLE`): the service should answer 503, not 500."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 async def fetch(sql: str, *args: Any) -> list[Any]:
     """Run one read statement on the current connection (the transaction's, if any)."""
     from tortoise import connections
