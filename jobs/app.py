@@ -10,7 +10,10 @@ in `job_run`, so `loket jobs run` beside a worker is safe too; a tick that fails
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from typing import Any
 
 import asyncpg
@@ -27,6 +30,12 @@ RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=60)
 # On SIGTERM running jobs get this long to finish their batch, then are cancelled (the
 # batch in flight rolls back; the tick is marked failed and runs again).
 SHUTDOWN_SECONDS = 5.0
+# A worker that stopped without a signal (the database went away) starts again after
+# this long, doubling up to the maximum while it keeps failing; a run that lasted
+# RESTART_HEALTHY_SECONDS resets the wait.
+RESTART_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+RESTART_HEALTHY_SECONDS = 60.0
 
 _pool: asyncpg.Pool | None = None
 _url: str | None = None
@@ -95,18 +104,56 @@ def create_app(url: str) -> procrastinate.App:
 
 
 async def run_worker(url: str, concurrency: int = 2) -> None:
-    """Run a worker until SIGINT/SIGTERM: periodic jobs and deferred ones."""
+    """Run a worker until SIGINT/SIGTERM: periodic jobs and deferred ones.
+
+    Procrastinate stops its worker when a side task fails, which is what a restart of
+    PostgreSQL does to its LISTEN connection; the process would then exit (status 0),
+    and no job would run until someone started it again. So a worker that stops (or
+    cannot start) without a signal is started again, after RESTART_SECONDS (doubling
+    while it keeps failing, at most RESTART_MAX_SECONDS); the pools reconnect by
+    themselves once the database is back."""
     app = create_app(url)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no such handlers on Windows
+            loop.add_signal_handler(sig, stopping.set)
+    wait = RESTART_SECONDS
     async with app.open_async():
         try:
-            await app.run_worker_async(
-                queues=[QUEUE],
-                concurrency=concurrency,
-                install_signal_handlers=True,
-                shutdown_graceful_timeout=SHUTDOWN_SECONDS,
-                # Job history lives in job_run; the queue keeps only what is pending
-                # or failed.
-                delete_jobs="successful",
-            )
+            while not stopping.is_set():
+                started = loop.time()
+                worker = asyncio.create_task(
+                    app.run_worker_async(
+                        queues=[QUEUE],
+                        concurrency=concurrency,
+                        install_signal_handlers=False,
+                        shutdown_graceful_timeout=SHUTDOWN_SECONDS,
+                        # Job history lives in job_run; the queue keeps only what is
+                        # pending or failed.
+                        delete_jobs="successful",
+                    )
+                )
+                stop = asyncio.create_task(stopping.wait())
+                await asyncio.wait({worker, stop}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                if stopping.is_set():
+                    # Cancelling run_worker_async is procrastinate's graceful stop: running
+                    # jobs get SHUTDOWN_SECONDS to finish their batch.
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
+                    return
+                error = None if worker.cancelled() else worker.exception()
+                if loop.time() - started > RESTART_HEALTHY_SECONDS:
+                    wait = RESTART_SECONDS
+                log.warning(
+                    "job worker stopped without a signal (%s); starting it again in %.0f s",
+                    type(error).__name__ if error else "a side task failed",
+                    wait,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), wait)
+                wait = min(2 * wait, RESTART_MAX_SECONDS)
         finally:
             await close_pool()

@@ -36,7 +36,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from loket import sessions
 from loket.auth import TokenError, bearer_token, decode_token
 from loket.context import Context
-from loket.db import tortoise_config
+from loket.db import database_unavailable, tortoise_config
 from loket.graphiql import ASSET_PREFIX, local_html
 from loket.integrators import TOKEN_PATH, token_endpoint
 from loket.media import GRAPHQL_RESPONSE, JSON, negotiate
@@ -199,6 +199,50 @@ class Authenticate:
                 )
 
 
+# Seconds a client is asked to wait before retrying while the database is unreachable.
+RETRY_AFTER_SECONDS = 2
+
+
+class DatabaseUnavailable:
+    """A request that fails because the database cannot be reached (restarting, down,
+    out of connection slots) gets 503 with the code SERVICE_UNAVAILABLE and Retry-After,
+    like /readyz, instead of Starlette's uncoded 500 and a closed connection; the service
+    recovers by itself once the database is back (the pools reconnect). Applies to what
+    fails outside GraphQL execution (authentication, /oauth/token, downloads); errors
+    inside an operation stay GraphQL errors. One warning line, without a traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as e:
+            # The exception names the outage, or it came while the database cannot be
+            # reached (a connection cut in the middle of a statement can surface as
+            # another asyncpg error): either way the request did not fail on its own.
+            if started or not (database_unavailable(e) or not await database_reachable()):
+                raise
+            log.warning("database unavailable: %s", type(e).__name__)
+            await _error(
+                503,
+                "SERVICE_UNAVAILABLE",
+                "The service cannot reach its database; try again shortly.",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )(scope, receive, send)
+
+
 _ECHOES = (
     # graphql-core quotes offending input values in coercion errors; a value may be an
     # RRN or other personal data, so the message keeps the reason and drops the value.
@@ -341,15 +385,18 @@ class LoketGraphQL(GraphQL[Context, None]):
         headers = dict(getattr(error, "headers", None) or {})
         if error.status_code == 405:
             headers.setdefault("Allow", "GET, POST")
+        # A reason may repeat the request (an unknown operation's name), with a lone
+        # surrogate that has no UTF-8 form: escaped, so that the refusal can be sent.
+        reason = error.reason.encode("utf-8", "backslashreplace").decode()
         if not isinstance(error, RequestError) and media != GRAPHQL_RESPONSE:
             # strawberry's own refusals stay plain text for legacy clients.
-            return PlainTextResponse(error.reason, status_code=error.status_code, headers=headers)
+            return PlainTextResponse(reason, status_code=error.status_code, headers=headers)
         code = (
             error.code
             if isinstance(error, RequestError)
             else _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
         )
-        response = _error(error.status_code, code, error.reason, headers)
+        response = _error(error.status_code, code, reason, headers)
         if media == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
         return response
@@ -557,14 +604,28 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-async def readyz(request: Request) -> Response:
+# How long /readyz (and the check after a failed request) waits for `SELECT 1`.
+READY_TIMEOUT_SECONDS = 2.0
+
+
+async def database_reachable() -> bool:
+    """Whether a connection of the pool answers `SELECT 1` within READY_TIMEOUT_SECONDS."""
     from tortoise import connections
 
-    try:
+    async def select_one() -> None:
         async with connections.get("default").acquire_connection() as conn:
             await conn.fetchval("SELECT 1")
+
+    try:
+        await asyncio.wait_for(select_one(), READY_TIMEOUT_SECONDS)
     except Exception as e:
         log.warning("database not reachable: %s", type(e).__name__)
+        return False
+    return True
+
+
+async def readyz(request: Request) -> Response:
+    if not await database_reachable():
         return PlainTextResponse("database unavailable", status_code=503)
     return PlainTextResponse("ready")
 
@@ -612,6 +673,7 @@ def create_app(
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(DatabaseUnavailable),
             # Only configured origins may call with credentials; preflights are answered
             # here, before authentication. The CSRF header is on the list so a first-party
             # frontend on another configured origin can send it.
@@ -627,7 +689,7 @@ def create_app(
                     DISCLOSURE_HEADER,
                     sessions.CSRF_HEADER,
                 ],
-            )
+            ),
         ],
     )
     return app

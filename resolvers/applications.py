@@ -25,7 +25,7 @@ from loket.errors import InvalidInput
 from loket.settings import settings
 from models.requests import OPEN_APPLICATION_STATUSES_SQL
 from permissions.scopes import Params, emergency_condition
-from resolvers import priority
+from resolvers import priority, validation
 from resolvers.access import parse_id
 from resolvers.capacity import places_taken
 from resolvers.inbox import (
@@ -133,6 +133,18 @@ async def offer_place(
                 "The deadline is after the start.",
             )
             return OfferPlacePayload(application=None, errors=errors.items)
+        if request["application_id"] is not None and await fetch(
+            """SELECT 1 FROM application WHERE id = $1 AND status = 'OFFERED'
+                   AND offered_start_date = $2 AND reply_deadline = $3""",
+            request["application_id"],
+            start,
+            deadline,
+        ):
+            # The same offer again (a doubled or retried request, on any server): nothing
+            # changes, so nothing is written and the family is not told twice.
+            return OfferPlacePayload(
+                application=await _application(request["application_id"]), errors=[]
+            )
         await fetch("SELECT 1 FROM provider_location WHERE id = $1 FOR UPDATE", location)
         capacity, taken = await places_taken(location, start)
         if taken >= capacity:
@@ -226,7 +238,7 @@ async def refuse_application(
 ) -> RefuseApplicationPayload:
     """Refuse a pending or waitlisted application, with a reason the family sees. An
     outstanding offer is withdrawn first (withdrawOffer)."""
-    reason = " ".join(input.reason.split())
+    reason = " ".join(validation.storable_text(input.reason).split())
     pre = Errors()
     if not reason:
         pre.add(["input", "reason"], "REQUIRED", "Say why.")
@@ -373,7 +385,7 @@ async def update_location(
     if input.opening_hours is not None:
         if len(input.opening_hours) > 200:
             errors.add(["input", "openingHours"], "TOO_LONG", "At most 200 characters.")
-        changes["opening_hours"] = input.opening_hours.strip()
+        changes["opening_hours"] = validation.storable_text(input.opening_hours).strip()
     if input.opening_days is not None:
         days = [d.value for d in input.opening_days]
         if len(set(days)) != len(days):
@@ -382,12 +394,14 @@ async def update_location(
     if input.priority_policy is not None:
         if len(input.priority_policy) > 2000:
             errors.add(["input", "priorityPolicy"], "TOO_LONG", "At most 2000 characters.")
-        changes["priority_policy"] = input.priority_policy.strip()
+        changes["priority_policy"] = validation.storable_text(input.priority_policy).strip()
     if input.priority_criteria is not None:
         criteria = [{"criterion": c.criterion, "weight": c.weight} for c in input.priority_criteria]
-        for message in priority.validate_criteria(criteria):
+        messages = priority.validate_criteria(criteria)
+        for message in messages:
             errors.add(["input", "priorityCriteria"], "INVALID_CRITERIA", message)
-        changes["priority_criteria"] = orjson.dumps(criteria).decode()
+        if not messages:  # (an unknown criterion may be text JSON cannot encode)
+            changes["priority_criteria"] = orjson.dumps(criteria).decode()
     if errors or location is None:
         return UpdateLocationPayload(location=None, errors=errors.items)
     async with in_transaction():

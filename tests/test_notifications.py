@@ -344,6 +344,33 @@ async def test_offer_place_as_provider_notifies_the_parents_with_an_account(acto
     ] * 2
 
 
+async def test_offer_place_twice_at_once_as_provider_tells_the_family_once(actor: Any) -> None:
+    """A doubled or retried offer (the same dates, e.g. on two servers at once) changes
+    nothing the second time, so the family is not told twice (reliability harness)."""
+    # given
+    muni = await f.municipality("24062", "Leuven")
+    fam = await family(muni)
+    appel, staff = await location_with_staff(muni, "Kinderdagverblijf De Appel")
+    request = await f.care_request(fam.child, appel)
+    offer_input = {"i": {"requestId": str(request.id), "locationId": str(appel.id)}}
+
+    # when: twice at once, then once more
+    both = await asyncio.gather(
+        actor(staff).gql(OFFER, offer_input), actor(staff).gql(OFFER, offer_input)
+    )
+    again = await actor(staff).gql(OFFER, offer_input)
+
+    # then: three successful answers about one offer, one message per parent
+    app = await Application.get(request_id=request.id)
+    assert [r["data"]["offerPlace"] for r in [*both, again]] == [
+        {"application": {"id": str(app.id), "status": "OFFERED"}, "errors": []}
+    ] * 3
+    found = await rows()
+    assert sorted((r["kind"], r["recipient_id"]) for r in found) == sorted(
+        [("offer", fam.user.id), ("offer", fam.partner_user.id)]
+    )
+
+
 async def test_offer_place_again_after_withdraw_offer_is_a_new_message(actor: Any) -> None:
     # given
     muni = await f.municipality("24062", "Leuven")
