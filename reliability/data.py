@@ -344,7 +344,9 @@ def server_env(url: str, pool: int) -> dict[str, str]:
     """The environment of a `loket serve` or `loket worker` on `url`: this process's
     (the same JWT signing settings, so the tokens the harness mints are accepted), the
     database with a pool of `pool`, and no GraphiQL page (no asset download at start)."""
-    return {**os.environ, "DATABASE_URL": f"{url}?maxsize={pool}", "LOKET_GRAPHIQL": "0"}
+    # (The embedded server's URL already has a query: ?host=<socket directory>.)
+    joiner = "&" if "?" in url else "?"
+    return {**os.environ, "DATABASE_URL": f"{url}{joiner}maxsize={pool}", "LOKET_GRAPHIQL": "0"}
 
 
 def main() -> None:
