@@ -1,4 +1,15 @@
-"""The access log: every non-parent read of personal data, one row per dossier per request."""
+"""The access log: every non-parent read of personal data, one row per dossier per request.
+
+Its references (viewer, household, disclosure) have no foreign-key constraints: a
+constraint checks each inserted row by locking the referenced row (FOR KEY SHARE), and
+every read of a viewer locks that viewer's user row, so concurrent requests of one user
+contend on it (multixacts) and an inbox page of 100 families takes 100 locks on household
+rows: it made the access log most of the cost of a read. The log only ever names rows
+the same statement has just read. What the constraints did on delete, triggers do
+(migration 0011): a deleted household takes its log rows with it; a deleted user or
+disclosure leaves its rows with the reference cleared. (A read that logs a household in
+the very moment it is erased can leave a row naming a household that no longer exists:
+the constraint would have made that read fail instead.)"""
 
 from __future__ import annotations
 
@@ -17,13 +28,21 @@ class AccessLogEntry(Model):
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
     viewer: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="access_log_entries", null=True, on_delete=fields.SET_NULL
+        "models.User",
+        related_name="access_log_entries",
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_constraint=False,  # see the module docstring
     )
     role = fields.CharField(max_length=24)
     grant_name = fields.CharField(max_length=32)
     # Null only for a uniqueness check about a child outside the caller's dossiers.
     household: fields.ForeignKeyNullableRelation[Household] = fields.ForeignKeyField(
-        "models.Household", related_name="access_log_entries", null=True, on_delete=fields.CASCADE
+        "models.Household",
+        related_name="access_log_entries",
+        null=True,
+        on_delete=fields.CASCADE,
+        db_constraint=False,  # see the module docstring
     )
     # Qualified GraphQL field names, e.g. "Parent.phone".
     fields_read: Any = fields.JSONField()
@@ -33,7 +52,11 @@ class AccessLogEntry(Model):
     outcome = fields.CharField(max_length=16, null=True)
     # Reads made for a legal disclosure; hidden from the parent while it is secret.
     disclosure: fields.ForeignKeyNullableRelation[Disclosure] = fields.ForeignKeyField(
-        "models.Disclosure", related_name="access_log_entries", null=True, on_delete=fields.SET_NULL
+        "models.Disclosure",
+        related_name="access_log_entries",
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_constraint=False,  # see the module docstring
     )
 
     class Meta:

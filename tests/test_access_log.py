@@ -91,3 +91,39 @@ async def test_provider_read_is_logged_with_its_grant(actor) -> None:
     )
     fields = row.fields_read if isinstance(row.fields_read, list) else json.loads(row.fields_read)
     assert sorted(fields) == ["Child.birthDate", "Child.firstName"]
+
+
+async def test_deletes_act_on_the_log_as_the_references_said(actor, db) -> None:
+    """The log's references carry no constraints (migration 0011); triggers do on delete
+    what the constraints did: a household's rows go with it, a user's and a disclosure's
+    rows stay with the reference cleared."""
+    import datetime
+
+    from models.accounts import User
+    from models.households import Household
+    from models.privacy import Disclosure
+
+    loket, _, (kept, erased) = await _region(2)
+    disclosure = await Disclosure.create(
+        household=kept,
+        authority="Parket",
+        legal_basis="Art. 1",
+        data_disclosed="names",
+        disclosed_on=datetime.date(2026, 1, 5),
+    )
+    await actor(loket).gql(DOSSIERS)
+    await AccessLogEntry.filter(household_id=kept.id).update(disclosure_id=disclosure.id)
+    assert await AccessLogEntry.filter(viewer_id=loket.id).count() == 2
+
+    await Household.filter(id=erased.id).delete()
+    assert await AccessLogEntry.filter(household_id=erased.id).count() == 0
+    assert await AccessLogEntry.filter(household_id=kept.id).count() == 1
+
+    await Disclosure.filter(id=disclosure.id).delete()
+    (row,) = await AccessLogEntry.all()
+    assert row.disclosure_id is None  # type: ignore[attr-defined]
+
+    await User.filter(id=loket.id).delete()
+    (row,) = await AccessLogEntry.all()
+    assert row.viewer_id is None  # type: ignore[attr-defined]
+    assert row.household_id == kept.id  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ async def test_migrations_applied_all(database: str) -> None:
         "0008_jobs",
         "0009_privacy",
         "0010_inbox_rank",
+        "0011_access_log_references",
     ]
 
 
