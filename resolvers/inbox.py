@@ -49,8 +49,6 @@ WITH entries AS (
            r.household_id, r.child_id, r.submitted_at, r.desired_start_date
     FROM care_request r JOIN household eh ON eh.id = r.household_id
     WHERE {emergency}
-      AND NOT EXISTS (SELECT 1 FROM application x WHERE x.request_id = r.id
-                      AND x.location_id = {loc} AND x.status IN {open})
 )
 SELECT e.request_id, e.application_id, e.reason, e.grant_name, e.application_status,
        e.staff_child, e.applied_at, e.household_id, e.submitted_at, e.desired_start_date,
@@ -131,18 +129,26 @@ def _filters(p: Params, filter: InboxFilter | None) -> str:
     return " AND ".join(conditions)
 
 
+def emergency_entry(loc: str, days: str) -> str:
+    """SQL on a request `r` and its household `eh`: an EMERGENCY_LIST entry of the inbox of
+    location `loc` (on the emergency list of its municipality, `days` the list's horizon,
+    and no open application there). Shared with the compiled plan (`loket.planner`)."""
+    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
+    return f"""{emergency_condition("r", "eh", munis, days)}
+      AND NOT EXISTS (SELECT 1 FROM application x WHERE x.request_id = r.id
+                      AND x.location_id = {loc} AND x.status IN {OPEN_APPLICATION_STATUSES_SQL})"""
+
+
 def candidates_query(location: uuid.UUID, filter: InboxFilter | None) -> tuple[str, list[Any]]:
     """The statement loading every inbox candidate of `location` with its features."""
     p = Params()
     loc = p.add(location)
-    munis = f"ARRAY(SELECT municipality_id FROM provider_location WHERE id = {loc})"
     sql = CANDIDATES_SQL.format(
         features=family_features("h", "r.child_id", loc),
         parents=parents_aggregate("h"),
         loc=loc,
-        open=OPEN_APPLICATION_STATUSES_SQL,
         selected=selected_condition("a", "r", f"ARRAY[{loc}]"),
-        emergency=emergency_condition("r", "eh", munis, p.add(settings.emergency_days)),
+        emergency=emergency_entry(loc, p.add(settings.emergency_days)),
         answer_days=p.add(settings.answer_days),
         filters=_filters(p, filter),
     )
