@@ -37,7 +37,7 @@ def _all_households(viewer: Any, p: Any, **kw: Any) -> str:
     return _visible_households(dataclasses.replace(viewer, role=Role.ADMIN), p, **kw)
 
 
-def _all_children(viewer: Any, p: Any, child: str, **kw: Any) -> str:
+def _all_children(rc: Any, child: str) -> str:
     return live(child)
 
 
@@ -54,6 +54,6 @@ if __name__ == "__main__":
     from loket import cli
 
     planner.visible_households = _all_households  # type: ignore[assignment]
-    planner.visible_children_condition = _all_children  # type: ignore[assignment]
+    planner.Render.visible_children = _all_children  # type: ignore[method-assign]
     loket_app.run_plan = _unchecked  # type: ignore[assignment]
     raise SystemExit(cli.main(sys.argv[1:]))

@@ -15,13 +15,21 @@ name, role) into a plan, and serves later requests from it:
   per request.
 - **Rows scoped per request.** The plan renders its SQL with the viewer's grants
   (`permissions.scopes`, the same functions the resolvers use), so rows outside them do
-  not exist for it either.
+  not exist for it either. The scope is evaluated once per statement where it can be:
+  the visible children of a root field's dossiers are one CTE that the JSON and the
+  access-log flags probe (`Render.visible_children`); a provider's or sick-child
+  service's dossier finds its grant and its visible children in one pass over its
+  children (`_dossier_by_children`); an inbox entry's child is in scope by the entry's
+  own candidate condition (`_inbox_request`). `tests/test_planner_scope.py` checks each
+  against the scope itself.
 - **One statement** builds the whole `data` object as JSON in PostgreSQL and, in a
   data-modifying CTE of the same statement, writes the access log rows exactly as
   `AccessLogFlush` would (per dossier and grant, the personal fields actually read —
-  a field of a nested object counts only where such an object exists). The inbox's
-  ranking stays in Python (`resolvers.inbox.inbox_page`, shared with the resolver): its
-  statement runs first, then the page's one.
+  a field of a nested object counts only where such an object exists). The inbox ranks
+  in the same statement by the keys the database keeps (migration 0010); only when the
+  priority explanations are selected does the ranking run in Python
+  (`resolvers.inbox.inbox_page`, shared with the resolver), a statement before the
+  page's.
 - **Bytes once.** The JSON text from PostgreSQL is the response body.
 
 Differential mode (`settings.plan_differential`, on in the test suite): every planned
@@ -67,8 +75,11 @@ from loket.db import fetch
 from loket.errors import InvalidInput
 from loket.settings import settings
 from permissions.engine import AccessAudit, FieldPolicy
+from permissions.policy import Grant
 from permissions.scopes import (
     Params,
+    child_grants,
+    live,
     selected_condition,
     visible_applications_condition,
     visible_children_condition,
@@ -140,6 +151,17 @@ class Render:
         self.personal = personal
         self.p = Params()
         self._n = 0
+        # The row scope of children, evaluated once per statement (see `visible_children`):
+        # SQL selecting the households the root field being rendered reaches, the CTEs
+        # computing the visible children among theirs, and the CTEs not yet placed.
+        self.households: str | None = None
+        self._child_scopes: dict[str, str] = {}
+        self._pending: list[str] = []
+        # Aliases of request rows whose child the root's own grant covers, and whether
+        # the inbox being rendered selects its entries in the same statement
+        # (`_inbox_request`).
+        self.proven: set[str] = set()
+        self.entries_proven = False
 
     def alias(self, prefix: str) -> str:
         self._n += 1
@@ -159,6 +181,43 @@ class Render:
             return placeholder[0]
 
         return get
+
+    def visible_children(self, x: str) -> str:
+        """SQL condition on the child row `x`: the viewer sees it (the grants' child scope,
+        `permissions.scopes.visible_children_condition`).
+
+        Within a root field that names the households it reaches (`households`), the scope
+        is evaluated once per statement, for the children of those households, in a
+        materialized CTE that every use probes: the JSON and the access-log flags of
+        children and requests then share one evaluation per child, and the statement holds
+        one copy of the condition instead of one per use. (A request's child belongs to
+        the request's household: migration 0012 makes the database enforce it, so no
+        child a root reaches is outside the CTE's set.)"""
+        if self.households is None:
+            return visible_children_condition(
+                self.viewer, self.p, x, emergency_days=settings.emergency_days
+            )
+        vc = self._child_scopes.get(self.households)
+        if vc is None:
+            vc, c = self.alias("vc"), self.alias("c")
+            condition = visible_children_condition(
+                self.viewer, self.p, c, emergency_days=settings.emergency_days
+            )
+            self._pending.append(
+                f"{vc} AS MATERIALIZED (SELECT {c}.id FROM child {c} "
+                f"WHERE {c}.household_id IN ({self.households}) AND {condition})"
+            )
+            self._child_scopes[self.households] = vc
+        return f"{x}.id IN (SELECT {vc}.id FROM {vc})"
+
+    def provide_child_scope(self, households: str, vc: str) -> None:
+        """The root's own CTE `vc` holds the visible children of `households`."""
+        self._child_scopes[households] = vc
+
+    def take_ctes(self) -> list[str]:
+        """The CTEs rendering added since the last call (each goes before its first use)."""
+        taken, self._pending = self._pending, []
+        return taken
 
     def object(self, sel: Sel, a: str, grant: str) -> str:
         """SQL building the JSON object of `sel` for the row `a`."""
@@ -188,7 +247,7 @@ class Render:
             if isinstance(kind, Same):
                 found.extend(self.reads(item.sel, a))
                 continue
-            x = self.alias("x")
+            x = kind.alias(self)
             found_inside = self.reads(item.sel, x)
             if not found_inside:  # (a source adds parameters: only when the SQL uses it)
                 continue
@@ -239,15 +298,24 @@ class Rel:
         many: bool = False,
         order: str | None = None,
         always: bool = False,
+        proves: bool = False,
     ) -> None:
         self.source = source
         self.many = many
         self.order = order
         self.always = always  # one object exists for every row (a required reference)
+        self.proves = proves  # an inbox entry's request (see `_inbox_request`)
+
+    def alias(self, rc: Render) -> str:
+        """A new alias for this relation's rows."""
+        x = rc.alias("x")
+        if self.proves and rc.entries_proven:
+            rc.proven.add(x)
+        return x
 
     def json(self, rc: Render, a: str, item: Item, grant: str) -> str:
         assert item.sel is not None
-        x = rc.alias("x")
+        x = self.alias(rc)
         frm = self.source(rc, a, x)
         obj = rc.object(item.sel, x, grant)
         if not self.many:
@@ -281,22 +349,31 @@ def _ts(name: str) -> Col:
 
 
 def _children_of(rc: Render, a: str, x: str) -> str:
-    cond = visible_children_condition(rc.viewer, rc.p, x, emergency_days=settings.emergency_days)
-    return f"FROM child {x} WHERE {x}.household_id = {a}.id AND {cond}"
+    return f"FROM child {x} WHERE {x}.household_id = {a}.id AND {rc.visible_children(x)}"
 
 
 def _child_of_request(rc: Render, a: str, x: str) -> str:
-    cond = visible_children_condition(rc.viewer, rc.p, x, emergency_days=settings.emergency_days)
-    return f"FROM child {x} WHERE {x}.id = {a}.child_id AND {cond}"
+    if a in rc.proven:  # the root's grant is this request's: its child is in scope if live
+        return f"FROM child {x} WHERE {x}.id = {a}.child_id AND {live(x)}"
+    return f"FROM child {x} WHERE {x}.id = {a}.child_id AND {rc.visible_children(x)}"
 
 
 def _requests_of(rc: Render, a: str, x: str) -> str:
     c = rc.alias("c")
-    cond = visible_children_condition(rc.viewer, rc.p, c, emergency_days=settings.emergency_days)
     return (
         f"FROM care_request {x} JOIN child {c} ON {c}.id = {x}.child_id "
-        f"WHERE {x}.household_id = {a}.id AND {cond}"
+        f"WHERE {x}.household_id = {a}.id AND {rc.visible_children(c)}"
     )
+
+
+def _inbox_request(rc: Render, a: str, x: str) -> str:
+    """An inbox entry's request. The entry exists because the viewer's grant covers this
+    request's child: its candidate condition (`resolvers.inbox`) is the PROVIDER_SELECTED
+    branch of the child scope (an open application at the viewer's location, request
+    open) or the PROVIDER_EMERGENCY one (on the list of the location's municipality), and
+    both require the child live. So the child's scope is proven for this row and is not
+    asked again (`tests/test_planner_scope.py` checks the claim against the scope)."""
+    return f"FROM care_request {x} WHERE {x}.id = {a}.request_id"
 
 
 def _applications_of(rc: Render, a: str, x: str) -> str:
@@ -426,9 +503,7 @@ SPECS: dict[str, dict[str, Any]] = {
         "application": Rel(
             lambda rc, a, x: f"FROM application {x} WHERE {x}.id = {a}.application_id"
         ),
-        "request": Rel(
-            lambda rc, a, x: f"FROM care_request {x} WHERE {x}.id = {a}.request_id", always=True
-        ),
+        "request": Rel(_inbox_request, always=True, proves=True),
         "household": Rel(
             lambda rc, a, x: f"FROM household {x} WHERE {x}.id = {a}.household_id", always=True
         ),
@@ -467,6 +542,10 @@ async def _household(rc: Render, item: Item, args: dict[str, Any]) -> Part:
     if household_id is None:
         return Part([], "NULL::json", None)
     u = rc.alias("u")
+    c = rc.alias("c")
+    grants = child_grants(rc.viewer, rc.p, c, emergency_days=settings.emergency_days)
+    if grants is not None:
+        return _dossier_part(rc, item, u, _dossier_by_children(rc, u, c, household_id, grants))
     visible = visible_households(rc.viewer, rc.p, emergency_days=settings.emergency_days)
     cte = (
         f"{u} AS MATERIALIZED (SELECT v.household_id, v.grant_name FROM ({visible}) v "
@@ -475,10 +554,40 @@ async def _household(rc: Render, item: Item, args: dict[str, Any]) -> Part:
     return _dossier_part(rc, item, u, cte)
 
 
+def _dossier_by_children(
+    rc: Render, u: str, c: str, household_id: uuid.UUID, grants: list[tuple[Grant, bool, str]]
+) -> str:
+    """The CTEs of one dossier for a role whose grants are about children
+    (`permissions.scopes.child_grants`): one pass over the dossier's children gives each
+    the first grant it meets, the dossier's grant is the first of those, and its
+    visible children are the live ones with a grant (`u` and the child scope of
+    `Render.visible_children`, which the rendering then probes). One evaluation of the
+    scope per child, instead of the dossier's branches and then each child's."""
+    k, vc = rc.alias("k"), rc.alias("vc")
+    hid = rc.param(household_id, "uuid")
+    order = sorted(grants, key=lambda g: list(Grant).index(g[0]))
+    case = " ".join(
+        f"WHEN {f'{live(c)} AND ' if needs_live else ''}{condition} THEN {n}"
+        for n, (_, needs_live, condition) in enumerate(order)
+    )
+    names = ", ".join(f"'{grant.value}'" for grant, _, _ in order)
+    rc.provide_child_scope(f"SELECT {u}.household_id FROM {u}", vc)
+    return (
+        f"{k} AS MATERIALIZED (SELECT {c}.id, {live(c)} AS live, CASE {case} END AS g "
+        f"FROM child {c} JOIN household h ON h.id = {c}.household_id "
+        f"WHERE {c}.household_id = {hid} AND {live('h')}), "
+        f"{u} AS MATERIALIZED (SELECT {hid} AS household_id, "
+        f"(ARRAY[{names}]::text[])[min({k}.g) + 1] AS grant_name FROM {k} "
+        f"HAVING min({k}.g) IS NOT NULL), "
+        f"{vc} AS MATERIALIZED (SELECT {k}.id FROM {k} WHERE {k}.live AND {k}.g IS NOT NULL)"
+    )
+
+
 def _dossier_part(rc: Render, item: Item, u: str, cte: str) -> Part:
     """The JSON of one dossier root field, built once for data and access log."""
     assert item.sel is not None
     d, h = rc.alias("d"), rc.alias("h")
+    rc.households = f"SELECT {u}.household_id FROM {u}"
     built = (
         f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, "
         f"{rc.object(item.sel, h, f'{u}.grant_name')} AS j "
@@ -486,7 +595,8 @@ def _dossier_part(rc: Render, item: Item, u: str, cte: str) -> Part:
     )
     r = rc.alias("h")
     reads = _reads(rc, item.sel, u, r, f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id")
-    return Part([cte, built], f"(SELECT j FROM {d})", reads)
+    rc.households = None
+    return Part([cte, *rc.take_ctes(), built], f"(SELECT j FROM {d})", reads)
 
 
 @dataclass
@@ -501,8 +611,18 @@ class Reads:
 
 def _reads(rc: Render, sel: Sel, u: str, row: str, frm: str) -> Callable[[], Reads]:
     """The reads of the objects `sel` builds from the row `row` of `frm` (`u` holds the
-    dossier and grant), rendered when used."""
-    return lambda: Reads(f"{u}.household_id, {u}.grant_name", frm, rc.groups(sel, row))
+    dossier and grant), rendered when used (in the root field's scope: `rc.households`
+    and `rc.proven` as the JSON was rendered with)."""
+    households, proven = rc.households, rc.entries_proven
+
+    def render() -> Reads:
+        rc.households, rc.entries_proven = households, proven
+        try:
+            return Reads(f"{u}.household_id, {u}.grant_name", frm, rc.groups(sel, row))
+        finally:
+            rc.households, rc.entries_proven = None, False
+
+    return render
 
 
 async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
@@ -517,7 +637,11 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
         cte, has_next, end_cursor = await _inbox_ranked_in_python(rc, u, location, args)
     else:
         cte, has_next, end_cursor = _inbox_ranked_in_sql(rc, u, location, args)
+        # The entries are selected by the same statement that reads their requests:
+        # the candidate condition holds for each row read (`_inbox_request`).
+        rc.entries_proven = True
     ctes = [cte]
+    rc.households = f"SELECT {u}.household_id FROM {u} WHERE {u}.on_page"
     parts = []
     reads: Callable[[], Reads] | None = None
     for conn_item in item.sel.items:
@@ -527,6 +651,7 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
             assert conn_item.sel is not None
             d = rc.alias("d")
             edge = rc.object(conn_item.sel, u, f"{u}.grant_name")
+            ctes.extend(rc.take_ctes())
             ctes.append(
                 f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, {u}.ord, "
                 f"{edge} AS j FROM {u} WHERE {u}.on_page)"
@@ -538,6 +663,7 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
             reads = _reads(rc, conn_item.sel, u, u, f"FROM {u} WHERE {u}.on_page")
         else:  # pageInfo
             parts.append(_page_info(conn_item, has_next, end_cursor))
+    rc.households, rc.entries_proven = None, False
     return Part(ctes, f"json_build_object({', '.join(parts)})", reads)
 
 
@@ -706,6 +832,8 @@ async def _dossiers(rc: Render, item: Item, args: dict[str, Any]) -> Part:
             built = "NULL::json"
             if node is not None:
                 assert node.sel is not None
+                # (the children of one row past the page are scoped too: a small waste)
+                rc.households = f"SELECT {u}.household_id FROM {u}"
                 built = rc.object(node.sel, h, f"{u}.grant_name")
                 r = rc.alias("h")
                 reads = _reads(
@@ -716,6 +844,8 @@ async def _dossiers(rc: Render, item: Item, args: dict[str, Any]) -> Part:
                     f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id "
                     f"WHERE {u}.ord <= {limit()}",
                 )
+                rc.households = None
+                ctes.extend(rc.take_ctes())
             ctes.append(
                 f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, {u}.ord, "
                 f"{built} AS j FROM {u} JOIN household {h} ON {h}.id = {u}.household_id "
@@ -1007,6 +1137,7 @@ async def run_plan(
         reads = [part.reads() for _, part in parts if part.reads is not None]
         logged = _access_log(rc, plan, context, reads)
     if logged is not None:
+        ctes.extend(rc.take_ctes())  # (none: the JSON has used every scope the reads use)
         ctes.append(logged)
         if returning_reads:
             returning = "(SELECT json_agg(logged) FROM logged)"

@@ -184,6 +184,63 @@ def visible_households(
     )
 
 
+def child_grants(
+    viewer: Viewer, p: Params, child: str, *, emergency_days: int
+) -> list[tuple[Grant, bool, str]] | None:
+    """For roles whose every grant is about particular children (providers, sick-child
+    services): per grant, in `Grant` order, (grant, whether it needs the child live, SQL
+    condition on `child`). None for the other roles, whose grants cover whole dossiers.
+
+    A child is visible when live and any condition holds; a dossier is reached by a grant
+    when one of its children (live, where the grant needs it) meets its condition: each
+    condition is the grant's branch of `visible_households` seen from the child (a
+    request's household is its child's: migration 0012), so the compiled plans can find
+    a dossier's grant and its visible children in one pass over its children
+    (`loket.planner`; `tests/test_planner.py` compares the two for every dossier)."""
+    role = viewer.effective_role
+    if role is Role.PROVIDER:
+        locs = p.add(list(viewer.location_ids))
+        retention = p.add(settings.retention_years)
+        munis = p.add(list(viewer.location_municipalities))
+        days = p.add(emergency_days)
+        return [
+            (
+                Grant.PROVIDER_SELECTED,
+                False,
+                f"""EXISTS (SELECT 1 FROM care_request r
+                           JOIN application a ON a.request_id = r.id
+                           WHERE r.child_id = {child}.id
+                             AND {selected_condition("a", "r", locs)})""",
+            ),
+            (
+                Grant.PROVIDER_ENROLLED,
+                True,
+                f"""EXISTS (SELECT 1 FROM enrolment e WHERE e.child_id = {child}.id
+                            AND {_enrolled("e", locs, retention)})""",
+            ),
+            (
+                Grant.PROVIDER_EMERGENCY,
+                False,
+                f"""EXISTS (SELECT 1 FROM care_request r JOIN household eh
+                              ON eh.id = r.household_id
+                            WHERE r.child_id = {child}.id AND
+                            {emergency_condition("r", "eh", f"{munis}::text[]", days)})""",
+            ),
+        ]
+    if role is Role.SICK_CHILD_SERVICE:
+        services = p.add(list(viewer.sick_child_service_ids))
+        return [
+            (
+                Grant.SICK_CHILD_SERVICE,
+                True,
+                f"""EXISTS (SELECT 1 FROM service_record s
+                           WHERE s.child_id = {child}.id
+                           AND s.service_id = ANY({services}::uuid[]))""",
+            )
+        ]
+    return None
+
+
 def visible_children_condition(
     viewer: Viewer, p: Params, child: str, *, emergency_days: int
 ) -> str:
@@ -193,27 +250,10 @@ def visible_children_condition(
     children who used the service; every other grant covers the whole dossier. An
     anonymised child exists for no one.
     """
-    role = viewer.effective_role
-    if role is Role.PROVIDER:
-        locs = p.add(list(viewer.location_ids))
-        retention = p.add(settings.retention_years)
-        munis = p.add(list(viewer.location_municipalities))
-        days = p.add(emergency_days)
-        return f"""({live(child)} AND (EXISTS (SELECT 1 FROM care_request r
-                           JOIN application a ON a.request_id = r.id
-                           WHERE r.child_id = {child}.id AND {selected_condition("a", "r", locs)})
-                 OR EXISTS (SELECT 1 FROM enrolment e WHERE e.child_id = {child}.id
-                            AND {_enrolled("e", locs, retention)})
-                 OR EXISTS (SELECT 1 FROM care_request r JOIN household eh
-                              ON eh.id = r.household_id
-                            WHERE r.child_id = {child}.id AND
-                            {emergency_condition("r", "eh", f"{munis}::text[]", days)})))"""
-    if role is Role.SICK_CHILD_SERVICE:
-        services = p.add(list(viewer.sick_child_service_ids))
-        return f"""({live(child)} AND EXISTS (SELECT 1 FROM service_record s
-                           WHERE s.child_id = {child}.id
-                           AND s.service_id = ANY({services}::uuid[])))"""
-    return live(child)
+    grants = child_grants(viewer, p, child, emergency_days=emergency_days)
+    if grants is None:
+        return live(child)
+    return f"({live(child)} AND ({' OR '.join(condition for _, _, condition in grants)}))"
 
 
 def visible_applications_condition(viewer: Viewer, p: Params, application: str) -> str:
