@@ -27,7 +27,9 @@ What it does, in a few minutes at scale "issue":
    operation, per server (the order reversed every other round) a warm-up, then
    `--seconds` at `--connections`. The CPU time of the server's process tree and of the
    PostgreSQL backends of the database (from /proc) is sampled around each run; so is the
-   CPU the rest of the machine used meanwhile (a warning says when it was busy).
+   CPU the rest of the machine used meanwhile (a warning says when it was busy). Each run
+   starts after a CHECKPOINT, and the access log is emptied once at the start: the
+   access-log rows the contenders write then cost the same whichever runs first.
    Pools: `--pool` connections are asked of Loket (`?maxsize=` in its DATABASE_URL,
    Tortoise's pool option); the number Loket really holds
    after a burst of requests is what PostGraphile and the floor get, so every contender
@@ -502,6 +504,10 @@ async def measure_server(
     backends: BackendCpu,
     args: argparse.Namespace,
 ) -> Run:
+    # Every run starts right after a checkpoint: the first write of each page after one
+    # puts the whole page into the WAL, so without it a run that happens to follow a
+    # checkpoint pays more for its access-log rows than the run before it.
+    await backends.monitor.execute("CHECKPOINT")
     if args.warmup > 0:
         await wrk(
             wrk_path,
@@ -797,6 +803,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     if why:
         notes.append(why)
     monitor = await asyncpg.connect(url)
+    # The access log starts empty in every benchmark (the data set has none; earlier runs
+    # would otherwise leave theirs, and every run add about half a million rows).
+    await monitor.execute("TRUNCATE access_log")
     provider = await data.pick_provider(monitor)
     households = await data.dossier_ids(monitor, provider.location_id)
     if not households:
