@@ -102,7 +102,8 @@ STATS: Counter[str] = Counter()
 
 class Fallback(Exception):
     """This request is not for the plan (e.g. an argument it does not cover): strawberry
-    serves it. Raised before any statement of the plan ran."""
+    serves it. Raised before any statement of the plan ran, or after a statement that
+    wrote nothing (a guarded root, `Part.guard`)."""
 
 
 class NotForAPlan(Exception):
@@ -516,10 +517,37 @@ SPECS: dict[str, dict[str, Any]] = {
         "reasons": Col("{a}.reasons::json"),
     },
     "InboxEntryEdge": {"cursor": Col("{a}.cursor"), "node": Same()},
+    # A search result is a row of the page (see `_last_minute_places`).
+    "LastMinutePlaceEdge": {
+        "cursor": Col("{a}.cursor"),
+        "node": Same(),
+        "distanceKm": Col("NULL::float8"),  # (sorting by distance is left to strawberry)
+    },
+    "LastMinutePlace": {
+        "id": Col("{a}.id"),
+        "location": Rel(
+            lambda rc, a, x: f"FROM provider_location {x} WHERE {x}.id = {a}.location_id",
+            always=True,
+        ),
+        "periodStart": Col("{a}.period_start"),
+        "periodEnd": Col("{a}.period_end"),
+        "days": Col("to_json({a}.days)"),
+        "minAgeMonths": Col("{a}.min_age_months"),
+        "maxAgeMonths": Col("{a}.max_age_months"),
+        "places": Col("{a}.places"),
+        "note": Col("{a}.note"),
+        "withdrawnAt": _ts("withdrawn_at"),
+    },
 }
 
 # Types whose objects are built by the root renderers themselves.
-_ROOT_ONLY = {"InboxEntryConnection", "HouseholdConnection", "HouseholdEdge", "PageInfo"}
+_ROOT_ONLY = {
+    "InboxEntryConnection",
+    "HouseholdConnection",
+    "HouseholdEdge",
+    "LastMinutePlaceConnection",
+    "PageInfo",
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -535,6 +563,9 @@ class Part:
     # SQL of (household_id, grant_name, fields) rows, or None; rendered only when the
     # request is logged (its parameters must then be used).
     reads: Callable[[], Reads] | None
+    # SQL: whether the answer stands; when false, strawberry answers instead (with the
+    # error its resolver raises). Only on roots of `_GUARDED`, which read no personal data.
+    guard: str | None = None
 
 
 async def _household(rc: Render, item: Item, args: dict[str, Any]) -> Part:
@@ -878,16 +909,112 @@ async def _dossiers(rc: Render, item: Item, args: dict[str, Any]) -> Part:
     return Part(ctes, f"json_build_object({', '.join(parts)})", reads)
 
 
+async def _last_minute_places(rc: Render, item: Item, args: dict[str, Any]) -> Part:
+    """The public last-minute search (`resolvers.providers.search_last_minute_page`): the
+    same conditions and keyset order by start, each place's JSON built in the statement.
+    Sorting by distance (`near`) and invalid filters are left to strawberry; an unknown
+    municipality or postal code is found by the statement (the guard), which reads only
+    public data, and strawberry then reports it."""
+    from resolvers.providers import (
+        BY_START,
+        _after,
+        _area_checks,
+        _area_conditions,
+        last_minute_conditions,
+        validate_last_minute_filter,
+    )
+    from resolvers.validation import Errors
+    from schema.common import page_size
+    from schema.providers import LastMinuteSearchInput
+
+    assert item.sel is not None
+    raw = args.get("filter")
+    if raw is not None and raw.get("near") is not None:
+        raise Fallback("sorting by distance is not planned")
+    data = None
+    if raw is not None:
+        data = LastMinuteSearchInput(
+            municipality_nis_code=raw.get("municipalityNisCode"),
+            postal_code=raw.get("postalCode"),
+            from_date=raw.get("fromDate"),
+            to_date=raw.get("toDate"),
+            age_months=raw.get("ageMonths"),
+            days=raw.get("days"),
+        )
+    errors = Errors()
+    query = validate_last_minute_filter(errors, ["filter"], data)
+    if errors:
+        raise Fallback("an invalid filter")
+    size = page_size(args["first"])
+    c, u = rc.alias("c"), rc.alias("u")
+    checks = _area_checks(query.area, rc.p)
+    known = [
+        column
+        for column, given in (
+            ("municipality_known", query.area.municipality),
+            ("postal_code_known", query.area.postal_code),
+        )
+        if given is not None
+    ]
+    conditions = [*last_minute_conditions(query, rc.p), *_area_conditions(query.area, rc.p)]
+    keyset = _after(BY_START, args.get("after"), "p.id", rc.p)  # (InvalidInput: fallback)
+    if keyset is not None:
+        conditions.append(keyset)
+    # The cursor is `resolvers.providers._cursor`: ["start", "YYYY-MM-DD", "id"] as JSON.
+    cursor = _cursor_sql(
+        """'["start","' || to_char(p.period_start, 'YYYY-MM-DD') || '","' || p.id || '"]'"""
+    )
+    limit = rc.param(size, "int")
+    ctes = [
+        f"{c} AS MATERIALIZED (SELECT {checks})",
+        f"""{u} AS MATERIALIZED (
+            SELECT p.*, {cursor} AS cursor,
+                   row_number() OVER (ORDER BY p.period_start, p.id) AS ord
+            FROM last_minute_place p JOIN provider_location l ON l.id = p.location_id
+            WHERE {" AND ".join(conditions)}
+            ORDER BY p.period_start, p.id LIMIT {limit} + 1)""",
+    ]
+    parts = []
+    for conn_item in item.sel.items:
+        if conn_item.name == "__typename":
+            parts.append(f"'{conn_item.key}', 'LastMinutePlaceConnection'::text")
+        elif conn_item.name == "edges":
+            assert conn_item.sel is not None
+            edge = rc.object(conn_item.sel, u, "NULL")
+            parts.append(
+                f"'{conn_item.key}', coalesce((SELECT json_agg({edge} ORDER BY {u}.ord) "
+                f"FROM {u} WHERE {u}.ord <= {limit}), '[]'::json)"
+            )
+        else:  # pageInfo
+            parts.append(
+                _page_info(
+                    conn_item,
+                    lambda: f"((SELECT count(*) FROM {u}) > {limit})",
+                    lambda: (
+                        f"(SELECT {u}.cursor FROM {u} WHERE {u}.ord <= {limit} "
+                        f"ORDER BY {u}.ord DESC LIMIT 1)"
+                    ),
+                )
+            )
+    guard = f"(SELECT {' AND '.join(known)} FROM {c})" if known else None
+    return Part(ctes, f"json_build_object({', '.join(parts)})", None, guard)
+
+
 ROOTS: dict[str, Callable[[Render, Item, dict[str, Any]], Any]] = {
     "household": _household,
     "myHousehold": _my_household,
     "dossiers": _dossiers,
     "inbox": _inbox,
+    "lastMinutePlaces": _last_minute_places,
 }
+# Roots whose answer is only known to stand after their statement ran (`Part.guard`): they
+# are planned alone, so falling back to strawberry then repeats no logged read.
+_GUARDED = {"lastMinutePlaces"}
 _ROOT_ONLY_FIELDS = {
     "InboxEntryConnection": {"edges", "pageInfo"},
     "HouseholdConnection": {"edges", "pageInfo"},
     "HouseholdEdge": {"cursor", "node"},
+    "LastMinutePlaceConnection": {"edges", "pageInfo"},
     "PageInfo": {"hasNextPage", "endCursor"},
 }
 
@@ -1036,6 +1163,9 @@ def compile_plan(
         roots = compiler.selection(query_type, [operation.selection_set])
     except Unplannable:
         return None
+    names = {i.name for i in roots.items} - {"__typename"}
+    if names & _GUARDED and len(roots.items) > 1:
+        return None  # (a guarded root is planned alone: see `Part.guard`)
     name = operation_name or (operation.name.value if operation.name else None)
     return Plan(name, document, operation, roots.items)
 
@@ -1143,9 +1273,15 @@ async def run_plan(
             returning = "(SELECT json_agg(logged) FROM logged)"
         else:
             returning = "(SELECT count(*) FROM logged)::text::json"
+    guards = [part.guard for _, part in parts if part.guard is not None]
+    stands = " AND ".join(guards) if guards else "true"
     with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
-    sql = f"{with_clause}SELECT {data}::text AS data, {returning}::text AS reads"
+    sql = (
+        f"{with_clause}SELECT {data}::text AS data, {returning}::text AS reads, {stands} AS stands"
+    )
     row = (await fetch(sql, *rc.p.values))[0]
+    if not row["stands"]:  # (a guarded root is alone: nothing was logged)
+        raise Fallback("the statement found the input wrong")
     text: str = row["data"]
     logged = orjson.loads(row["reads"]) if returning_reads and row["reads"] else None
     return Outcome(b'{"data":' + text.encode() + b"}", text, logged)

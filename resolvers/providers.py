@@ -463,11 +463,10 @@ def place_from_row(r: Any) -> LastMinutePlace:
     )
 
 
-async def search_last_minute_page(
-    query: LastMinuteQuery, first: int, after: str | None, path: list[str]
-) -> LastMinutePlaceConnection:
-    """One page of a validated last-minute search: published, not withdrawn, not past."""
-    p = Params()
+def last_minute_conditions(query: LastMinuteQuery, p: Params) -> list[str]:
+    """SQL conditions on a place `p`: published, not withdrawn, not past, and the query's
+    own filters (the area's are `_area_conditions`). Shared with the compiled plan of
+    `lastMinutePlaces` (`loket.planner`)."""
     # "Not past" by the database's date, as `ProviderLocation.lastMinutePlaces` counts.
     conditions = ["p.withdrawn_at IS NULL", "p.period_end >= current_date"]
     if query.from_date is not None:
@@ -482,6 +481,15 @@ async def search_last_minute_page(
         conditions.append(
             f"(p.days @> {p.add(list(query.days))}::text[] OR cardinality(p.days) = 0)"
         )
+    return conditions
+
+
+async def search_last_minute_page(
+    query: LastMinuteQuery, first: int, after: str | None, path: list[str]
+) -> LastMinutePlaceConnection:
+    """One page of a validated last-minute search: published, not withdrawn, not past."""
+    p = Params()
+    conditions = last_minute_conditions(query, p)
     sort = BY_DISTANCE if query.area.near_postal_code is not None else BY_START
     rows, more = await _search(
         query.area,

@@ -330,3 +330,37 @@ async def test_a_crafted_inbox_cursor_is_invalid_on_both_paths(actor, db, raw: s
     )
     assert result["data"] == {"inbox": None}
     assert result["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+
+
+async def test_the_last_minute_search_is_planned_and_hands_back_what_it_does_not_cover(
+    actor, db, count_statements
+) -> None:
+    """Served by a plan (compared with strawberry by the differential check): without a
+    filter, by municipality and days, page by page; strawberry answers a search by
+    distance, an invalid filter and an unknown municipality (found by the statement)."""
+    from tests.test_providers import PLACES, world
+
+    w = await world()
+    client = actor(None)
+    before = _served()
+    count_statements.statements.clear()
+    result = await client.gql(PLACES, {"first": 2})
+    assert "errors" not in result
+    page = result["data"]["lastMinutePlaces"]
+    assert len(page["edges"]) == 2
+    assert page["pageInfo"]["hasNextPage"]
+    assert _served() == before + 1
+    assert len(count_statements) == 1
+    rest = await client.gql(PLACES, {"first": 10, "after": page["pageInfo"]["endCursor"]})
+    assert len(rest["data"]["lastMinutePlaces"]["edges"]) == 2  # (4 current places)
+    nis = next(iter(w.munis.values())).nis_code
+    await client.gql(PLACES, {"filter": {"municipalityNisCode": nis, "days": ["MON"]}})
+    assert _served() == before + 3
+
+    unknown = await client.gql(PLACES, {"filter": {"municipalityNisCode": "99999"}})
+    assert unknown["errors"][0]["extensions"]["code"] == "UNKNOWN_MUNICIPALITY"
+    invalid = await client.gql(PLACES, {"filter": {"ageMonths": 500}})
+    assert invalid["errors"][0]["extensions"]["code"] == "OUT_OF_RANGE"
+    near = await client.gql(PLACES, {"filter": {"near": {"postalCode": "3000", "maxKm": 20}}})
+    assert "errors" not in near
+    assert _served() == before + 3
