@@ -80,6 +80,7 @@ from permissions.scopes import (
     Params,
     child_grants,
     live,
+    scopes_children,
     selected_condition,
     visible_applications_condition,
     visible_children_condition,
@@ -194,6 +195,8 @@ class Render:
         one copy of the condition instead of one per use. (A request's child belongs to
         the request's household: migration 0012 makes the database enforce it, so no
         child a root reaches is outside the CTE's set.)"""
+        if not scopes_children(self.viewer):
+            return live(x)
         if self.households is None:
             return visible_children_condition(
                 self.viewer, self.p, x, emergency_days=settings.emergency_days

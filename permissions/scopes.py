@@ -102,14 +102,22 @@ def _branches(
         return [
             (
                 Grant.COUNTER_REGION,
-                f"""SELECT id AS household_id FROM household h
-                    WHERE municipality_id = ANY({munis}::text[]) AND {live("h")}
-                    UNION
-                    SELECT r.household_id FROM care_request r
-                    JOIN household h ON h.id = r.household_id
-                    JOIN application a ON a.request_id = r.id
-                    JOIN provider_location l ON l.id = a.location_id
-                    WHERE l.municipality_id = ANY({munis}::text[]) AND {live("h")}""",
+                # The region's dossiers in dossier order from the links the database
+                # keeps (migration 0014: a superset), each then held to the region's
+                # exact condition: a page of a counter's list reads a page of links.
+                # (the links in dossier order first: a page stops after its last one)
+                f"""SELECT h.id AS household_id FROM (
+                        SELECT DISTINCT m.household_id FROM household_municipality m
+                        WHERE m.municipality_id = ANY({munis}::text[])
+                        ORDER BY m.household_id OFFSET 0) hm
+                    JOIN household h ON h.id = hm.household_id
+                    WHERE {live("h")}
+                      AND (h.municipality_id = ANY({munis}::text[])
+                           OR EXISTS (SELECT 1 FROM care_request r
+                                      JOIN application a ON a.request_id = r.id
+                                      JOIN provider_location l ON l.id = a.location_id
+                                      WHERE r.household_id = h.id
+                                        AND l.municipality_id = ANY({munis}::text[])))""",
             )
         ]
     if role is Role.PROVIDER:
@@ -182,6 +190,12 @@ def visible_households(
         "SELECT DISTINCT ON (household_id) household_id, grant_name "
         f"FROM ({union}) u ORDER BY household_id, rank"
     )
+
+
+def scopes_children(viewer: Viewer) -> bool:
+    """Whether the viewer's grants are about particular children (`child_grants`); for
+    every other role a reachable dossier's live children are all visible."""
+    return viewer.effective_role in (Role.PROVIDER, Role.SICK_CHILD_SERVICE)
 
 
 def child_grants(

@@ -81,18 +81,35 @@ async def truncate() -> None:
 @pytest_asyncio.fixture
 async def db(database: str) -> AsyncIterator[str]:
     """An empty database for one test; afterwards, no stored inbox key is out of date
-    (the triggers of migration 0010 followed every write the test made)."""
+    (the triggers of migration 0010 followed every write the test made), and every
+    municipality a live dossier is linked to has its row (migration 0014)."""
     await truncate()
     yield database
     async with connections.get("default").acquire_connection() as conn:
         stale = await conn.fetch(STALE_RANKS)
+        missing = await conn.fetch(MISSING_MUNICIPALITIES)
     assert not stale, f"stored inbox keys out of date: {[dict(r) for r in stale]}"
+    assert not missing, f"dossier links missing: {[dict(r) for r in missing]}"
 
 
 STALE_RANKS = """
 SELECT a.id, a.rank_tier, a.rank_score, k.tier, k.score
 FROM application a CROSS JOIN LATERAL loket_rank_of(a.request_id, a.location_id, a.staff_child) k
 WHERE (a.rank_tier, a.rank_score) IS DISTINCT FROM (k.tier, k.score)
+LIMIT 5"""
+
+MISSING_MUNICIPALITIES = """
+SELECT x.municipality_id, x.household_id FROM (
+    SELECT h.municipality_id, h.id AS household_id FROM household h
+    WHERE h.anonymised_at IS NULL
+    UNION
+    SELECT l.municipality_id, r.household_id FROM application a
+    JOIN care_request r ON r.id = a.request_id
+    JOIN provider_location l ON l.id = a.location_id
+    JOIN household h ON h.id = r.household_id AND h.anonymised_at IS NULL) x
+WHERE NOT EXISTS (SELECT 1 FROM household_municipality m
+                  WHERE m.municipality_id = x.municipality_id
+                    AND m.household_id = x.household_id)
 LIMIT 5"""
 
 

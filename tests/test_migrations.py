@@ -34,6 +34,7 @@ async def test_migrations_applied_all(database: str) -> None:
         "0011_access_log_references",
         "0012_request_child_household",
         "0013_access_log_at_brin",
+        "0014_household_municipality",
     ]
 
 

@@ -194,3 +194,71 @@ async def test_an_inbox_entrys_child_is_in_the_providers_child_scope(db) -> None
     )
     assert len(rows) == len(candidates)
     assert all(r["visible"] for r in rows)
+
+
+REGION_EXACT = """
+SELECT h.id FROM household h WHERE h.anonymised_at IS NULL AND (
+    h.municipality_id = ANY($1::text[])
+    OR EXISTS (SELECT 1 FROM care_request r JOIN application a ON a.request_id = r.id
+               JOIN provider_location l ON l.id = a.location_id
+               WHERE r.household_id = h.id AND l.municipality_id = ANY($1::text[])))"""
+
+
+async def _region(viewer: Viewer) -> tuple[set[Any], set[Any]]:
+    """(what the scope gives a counter, the region by its definition)."""
+    p = Params()
+    visible = visible_households(viewer, p, emergency_days=settings.emergency_days)
+    scoped = {r["household_id"] for r in await _fetch(visible, p.values)}
+    munis = list(viewer.counter_municipalities)
+    exact = {r["id"] for r in await _fetch(REGION_EXACT, [munis])}
+    return scoped, exact
+
+
+async def test_a_counters_region_follows_residence_applications_and_anonymisation(
+    db,
+) -> None:
+    """The region scope reads the links migration 0014 keeps (a superset), then holds each
+    dossier to the exact condition: the same set as the definition after each change,
+    including those that leave a link without its reason."""
+    from models.households import Household
+    from models.providers import ProviderLocation
+    from models.requests import Application
+
+    leuven = await f.municipality("24062", "Leuven")
+    elders = await f.municipality("11002", "Antwerpen")
+    here = await f.location(leuven)
+    there = await f.location(elders)
+    counter = await f.counter("Loket Leuven", leuven)
+    staff = await f.user(Role.LOKET, counter=counter)
+    viewer = await _viewer(staff)
+
+    resident, _ = await f.household(leuven)
+    applicant, _ = await f.household(elders)
+    request = await f.care_request(await f.child(applicant, born=f.days(-90)), here)
+    stranger, _ = await f.household(elders)
+    await f.care_request(await f.child(stranger, born=f.days(-90)), there)
+
+    async def check(expected: set[Any]) -> None:
+        scoped, exact = await _region(viewer)
+        assert scoped == exact == expected
+
+    await check({resident.id, applicant.id})
+    # the application goes: its link stays, the dossier leaves the region
+    await Application.filter(request_id=request.id).delete()
+    await check({resident.id})
+    # the family moves here, then away again
+    await Household.filter(id=stranger.id).update(municipality_id=leuven.nis_code)
+    await check({resident.id, stranger.id})
+    await Household.filter(id=stranger.id).update(municipality_id=elders.nis_code)
+    await check({resident.id})
+    # the stranger's chosen location moves into the region
+    await ProviderLocation.filter(id=there.id).update(municipality_id=leuven.nis_code)
+    await check({resident.id, stranger.id})
+    # an anonymised dossier is in no one's region, and loses its links
+    await Household.filter(id=resident.id).update(anonymised_at=f.days(-1))
+    await check({stranger.id})
+    links = await _fetch(
+        "SELECT count(*) AS n FROM household_municipality WHERE household_id = $1",
+        [resident.id],
+    )
+    assert links[0]["n"] == 0
