@@ -1,8 +1,9 @@
-"""The data set of the end-to-end benchmark: database `loket_bench_e2e` on the server of
+"""The data set of the end-to-end benchmark: database `loket_bench_e2e` (or the name in
+LOKET_BENCH_DATABASE, e.g. to work beside a benchmark that is running) on the server of
 TEST_DATABASE_URL (else DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test),
 migrated with Loket's own migrations (`loket.db.migrate`) and filled with set-based SQL.
 
-    .venv/bin/python -m bench.data [--scale issue|flanders] [--drop]
+    [LOKET_BENCH_DATABASE=name] .venv/bin/python -m bench.data [--scale issue|flanders] [--drop]
 
 Scales (rows, roughly):
 
@@ -23,6 +24,24 @@ lie beyond the emergency-list window (`settings.emergency_days`), so a location'
 exactly its open applications and the comparison with PostGraphile, which knows nothing of
 the emergency list, stays like for like. Ids are md5 digests of a kind and a number;
 values come from random() after setseed(), so a scale always gives the same rows.
+
+One counter ("Lokaal loket Bench gemeente 1") serves one municipality (`COUNTER_MUNICIPALITY`,
+NIS 11001): its processing agreement is in force and its staff user
+(`loket-<id>@bench.invalid`) has a LOKET membership, what `permissions.viewer` needs to load
+the user with the counter's municipalities. The counter reaches the dossiers living there
+and those with an application at a location there; the locations of that one municipality
+are chosen only by families living there (another family's choice of one is left out, its
+other choices keep their order), so the counter's region is exactly its residents: the
+rows PostGraphile, whose `condition` tests one column for equality, can list too.
+
+Last-minute places (`last_minute_place`): four locations in five publish offers (family
+care 1-3 of one place, group care 2-7 of 1-2 places, never more than the capacity), each
+for 5-44 days, some days of the week (the whole week in about half) and an age range,
+with a note, created by the location's staff user. 15% ended before the load day, 10% are
+withdrawn, the rest end 1-60 days after it (some have not started). At scale issue a
+municipality has 7-28 current offers, 16 on average, and about one in six more than a page
+of 20 (`last_minute_areas` lists those; the search rotates over them); at scale flanders
+three times as many locations share a municipality.
 
 A row in `loket_bench.dataset` (a schema PostGraphile does not expose) records the scale,
 the generator's version and the day it was loaded; a later run with the same scale and
@@ -57,12 +76,16 @@ if str(ROOT) not in sys.path:
 from loket.db import ensure_database, migrate, to_asyncpg_dsn, with_database  # noqa: E402
 from loket.settings import settings  # noqa: E402
 
-DATABASE = "loket_bench_e2e"
+DATABASE = os.environ.get("LOKET_BENCH_DATABASE") or "loket_bench_e2e"
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE):
+    raise SystemExit(f"LOKET_BENCH_DATABASE: not a plain database name: {DATABASE!r}")
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 # Bump when the generated rows change: a database loaded by another version is rebuilt.
-VERSION = 1
+VERSION = 2
 # A data set is reused for this many days after its load day (its dates are relative).
 REUSE_DAYS = 5
+# The counter's one municipality: number m of the generated ones (NIS code 11001 + m).
+COUNTER_MUNICIPALITY = 0
 
 
 @dataclass(frozen=True)
@@ -182,6 +205,42 @@ _STEPS: list[tuple[str, str]] = [
                   md5('loc' || n)::uuid, $today::date::timestamptz - interval '9 years'
            FROM generate_series(0, $locations::int - 1) n""",
     ),
+    # One counter (lokaal loket) for one municipality, its processing agreement in force
+    # (what a LOKET membership needs) and one staff user with a LOKET membership.
+    (
+        "counter",
+        """INSERT INTO counter (name)
+           SELECT 'Lokaal loket ' || name FROM municipality
+           WHERE nis_code = (11001 + $counter_municipality::int)::text""",
+    ),
+    (
+        "counter_municipality",
+        """INSERT INTO counter_municipality (counter_id, municipality_id)
+           SELECT c.id, m.nis_code FROM counter c
+           JOIN municipality m ON c.name = 'Lokaal loket ' || m.name""",
+    ),
+    (
+        "agreement",
+        """INSERT INTO agreement (id, kind, counter_id, version, signed_on, created_at)
+           SELECT md5('agreement counter ' || id)::uuid, 'PROCESSING', id, 'bench',
+                  $today::date - 3650, $today::date::timestamptz - interval '10 years'
+           FROM counter""",
+    ),
+    (
+        "app_user",
+        """INSERT INTO app_user (id, email, display_name, password_hash, is_active, created_at)
+           SELECT md5('counter staff ' || id)::uuid, 'loket-' || id || '@bench.invalid',
+                  'Loketmedewerker ' || id, NULL, true,
+                  $today::date::timestamptz - interval '9 years'
+           FROM counter""",
+    ),
+    (
+        "membership",
+        """INSERT INTO membership (id, user_id, role, counter_id, created_at)
+           SELECT md5('counter membership ' || id)::uuid, md5('counter staff ' || id)::uuid,
+                  'LOKET', id, $today::date::timestamptz - interval '9 years'
+           FROM counter""",
+    ),
     (
         "plan households",
         """CREATE TEMP TABLE bench_household ON COMMIT DROP AS
@@ -277,19 +336,22 @@ _STEPS: list[tuple[str, str]] = [
                        THEN submitted_at + (now() - submitted_at) / 2 END
            FROM bench_child ORDER BY submitted_at""",
     ),
+    # The counter's municipality is chosen only by families living there: a choice of one
+    # of its locations by another family is left out (the others keep their order).
     (
         "application",
         """INSERT INTO application (id, request_id, location_id, preference, status,
                offered_start_date, reply_deadline, by_emergency_offer, staff_child,
                refusal_reason, answered_at, created_at, updated_at)
            SELECT md5('a' || h || '-' || k || '-' || q)::uuid, request_id,
-                  md5('loc' || ((home + (q - 1) * stride) % $locations::int))::uuid, q, st,
+                  md5('loc' || loc)::uuid,
+                  row_number() OVER (PARTITION BY request_id ORDER BY q), st,
                   CASE WHEN st = 'OFFERED' THEN desired_start END,
                   CASE WHEN st = 'OFFERED' THEN $today::date + 7 END,
                   false, r < 0.01, CASE WHEN st = 'REFUSED' THEN 'Volzet' ELSE '' END,
                   CASE WHEN st <> 'PENDING' THEN submitted_at + (now() - submitted_at) / 2 END,
                   submitted_at, submitted_at
-           FROM (SELECT c.*,
+           FROM (SELECT c.*, (home + (q - 1) * stride) % $locations::int AS loc,
                         CASE WHEN c.status = 'WITHDRAWN' THEN 'WITHDRAWN'
                              WHEN r < 0.72 THEN 'PENDING'
                              WHEN r < 0.87 THEN 'WAITLISTED'
@@ -298,7 +360,64 @@ _STEPS: list[tuple[str, str]] = [
                  FROM (SELECT bc.*, q, random() AS r
                        FROM bench_child bc
                        CROSS JOIN LATERAL generate_series(1, bc.n_locations) q) c) a
+           WHERE loc % $municipalities::int <> $counter_municipality::int
+              OR home % $municipalities::int = $counter_municipality::int
            ORDER BY submitted_at, q""",
+    ),
+    # Last-minute places: four locations in five publish, family care 1-3 offers of one
+    # place, group care 2-7 offers of 1-2 places (never more than the capacity, as
+    # `publishLastMinutePlaces` checks). An offer lasts 5-44 days; 15% ended before today
+    # (past), 10% were withdrawn, the others end 1-60 days from today (current, some not
+    # started yet). Days: the whole week (the locations' MON-FRI) or a part; age ranges
+    # and notes from short lists; created 1-14 days before the start (or today) by the
+    # location's staff member.
+    (
+        "last_minute_place",
+        """INSERT INTO last_minute_place (id, location_id, period_start, period_end, days,
+               min_age_months, max_age_months, places, note, created_at, created_by_id,
+               withdrawn_at)
+           SELECT md5('lmp' || n || '-' || k)::uuid, md5('loc' || n)::uuid,
+                  period_end - len, period_end,
+                  ARRAY(SELECT d FROM unnest(ARRAY['MON', 'TUE', 'WED', 'THU', 'FRI'])
+                            WITH ORDINALITY u(d, i)
+                        WHERE (day_mask >> (i::int - 1)) & 1 = 1 ORDER BY i),
+                  (ARRAY[0, 0, 6, 12, 18, 0])[age], (ARRAY[12, 36, 24, 36, 36, 18])[age],
+                  CASE WHEN family THEN 1 ELSE 1 + floor(r_places * 2)::int END,
+                  (ARRAY['', 'Bel ons voor een kennismaking.',
+                         'Enkel op de vermelde dagen.',
+                         'Vervangplaats tijdens een verlof, mogelijk verlengbaar.',
+                         'Mail de verantwoordelijke met de gewenste startdatum.'])
+                      [1 + floor(r_note * 5)::int],
+                  created_at, md5('staff' || n)::uuid,
+                  CASE WHEN r_kind >= 0.15 AND r_kind < 0.25
+                       THEN created_at + ($today::date::timestamptz - created_at) * r_withdrawn
+                  END
+           FROM (SELECT o.*,
+                        least(period_end - len, $today::date)::timestamptz
+                            - make_interval(days => 1 + floor(r_created * 14)::int)
+                            + r_created * interval '10 hours' AS created_at
+                 FROM (SELECT y.*, 5 + floor(r_len * 40)::int AS len,
+                              CASE WHEN r_kind < 0.15
+                                   THEN $today::date - 1 - floor(r_end * 90)::int
+                                   ELSE $today::date + 1 + floor(r_end * 60)::int
+                              END AS period_end,
+                              CASE WHEN r_days < 0.45 THEN 31
+                                   ELSE 1 + floor((r_days - 0.45) / 0.55 * 30)::int
+                              END AS day_mask,
+                              1 + floor(r_age * 6)::int AS age
+                       FROM (SELECT x.n, x.family, k, random() AS r_kind, random() AS r_len,
+                                    random() AS r_end, random() AS r_days, random() AS r_age,
+                                    random() AS r_places, random() AS r_note,
+                                    random() AS r_created, random() AS r_withdrawn
+                             FROM (SELECT n, (SELECT kind = 'FAMILY' FROM provider_location
+                                              WHERE id = md5('loc' || n)::uuid) AS family,
+                                          random() AS r_publish, random() AS r_offers
+                                   FROM generate_series(0, $locations::int - 1) n) x
+                             CROSS JOIN LATERAL generate_series(1,
+                                 CASE WHEN x.family THEN 1 + floor(x.r_offers * 3)::int
+                                      ELSE 2 + floor(x.r_offers * 6)::int END) k
+                             WHERE x.r_publish < 0.8) y) o) p
+           ORDER BY n, k""",
     ),
 ]
 
@@ -327,6 +446,7 @@ async def _load(conn: asyncpg.Connection, scale: Scale, progress: Callable[[str]
         "children_cycle": list(scale.children_cycle),
         "single_share": scale.single_share,
         "emergency_days": settings.emergency_days,
+        "counter_municipality": COUNTER_MUNICIPALITY,
     }
     counts: dict[str, int] = {}
     async with conn.transaction():
@@ -344,8 +464,8 @@ async def _load(conn: asyncpg.Connection, scale: Scale, progress: Callable[[str]
             statement, params = _bind(sql, values)
             status: str = await conn.execute(statement, *params)
             rows = int(status.rsplit(" ", 1)[-1]) if status[-1].isdigit() else 0
-            if not name.startswith("plan"):
-                counts[name] = rows
+            if not name.startswith("plan"):  # rows per table (some have several steps)
+                counts[name] = counts.get(name, 0) + rows
             progress(f"  {name:<24}{rows:>10,} rows {time.perf_counter() - started:6.1f} s")
     return counts
 
@@ -501,6 +621,86 @@ async def dossier_ids(conn: asyncpg.Connection, location: uuid.UUID) -> list[uui
     return [r["id"] for r in rows]
 
 
+# The dossiers a counter reaches: those living in its municipalities and those with an
+# application at a location there (`permissions.scopes`, grant COUNTER_REGION).
+COUNTER_REGION_SQL = """
+SELECT h.id FROM household h
+WHERE h.municipality_id = ANY($1::text[]) AND h.anonymised_at IS NULL
+UNION
+SELECT r.household_id FROM care_request r
+JOIN household h ON h.id = r.household_id
+JOIN application a ON a.request_id = r.id
+JOIN provider_location l ON l.id = a.location_id
+WHERE l.municipality_id = ANY($1::text[]) AND h.anonymised_at IS NULL"""
+
+
+@dataclass
+class CounterUser:
+    user_id: uuid.UUID
+    email: str
+    counter_id: int
+    counter_name: str
+    municipalities: list[str]
+    reachable: int  # dossiers of the counter's region (residence or an application)
+    residents: int  # of which living in its municipalities
+
+
+async def pick_counter(conn: asyncpg.Connection) -> CounterUser:
+    """The staff user of the counter, with its municipalities and what its region holds.
+    Its LOKET membership counts only with the counter's processing agreement in force,
+    as `permissions.viewer.load_viewer` requires."""
+    row = await conn.fetchrow(
+        """SELECT u.id, u.email, c.id AS counter_id, c.name,
+                  ARRAY(SELECT cm.municipality_id FROM counter_municipality cm
+                        WHERE cm.counter_id = c.id ORDER BY 1) AS municipalities
+           FROM membership m
+           JOIN app_user u ON u.id = m.user_id AND u.is_active
+           JOIN counter c ON c.id = m.counter_id
+           WHERE m.role = 'LOKET' AND m.revoked_at IS NULL
+             AND EXISTS (SELECT 1 FROM agreement a WHERE a.kind = 'PROCESSING'
+                         AND a.counter_id = c.id AND a.signed_on <= current_date
+                         AND (a.ends_on IS NULL OR a.ends_on >= current_date))
+           ORDER BY c.id, u.email
+           LIMIT 1"""
+    )
+    if row is None or not row["municipalities"]:
+        raise SystemExit("no counter user with municipalities: is the data loaded?")
+    munis = list(row["municipalities"])
+    reachable: int = await conn.fetchval(f"SELECT count(*) FROM ({COUNTER_REGION_SQL}) v", munis)
+    residents: int = await conn.fetchval(
+        "SELECT count(*) FROM household WHERE municipality_id = ANY($1::text[])"
+        " AND anonymised_at IS NULL",
+        munis,
+    )
+    return CounterUser(
+        row["id"], row["email"], row["counter_id"], row["name"], munis, reachable, residents
+    )
+
+
+@dataclass
+class LastMinuteArea:
+    nis_code: str
+    name: str
+    current: int  # places on offer: published, not withdrawn, not past
+
+
+async def last_minute_areas(conn: asyncpg.Connection, page: int) -> list[LastMinuteArea]:
+    """The municipalities whose current last-minute offers fill more than a page of
+    `page` (a search there shows a full page and a next one), by NIS code."""
+    rows = await conn.fetch(
+        """SELECT m.nis_code, m.name, count(*) AS current
+           FROM last_minute_place p
+           JOIN provider_location l ON l.id = p.location_id
+           JOIN municipality m ON m.nis_code = l.municipality_id
+           WHERE p.withdrawn_at IS NULL AND p.period_end >= current_date
+           GROUP BY m.nis_code, m.name
+           HAVING count(*) > $1
+           ORDER BY m.nis_code""",
+        page,
+    )
+    return [LastMinuteArea(r["nis_code"], r["name"], r["current"]) for r in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="issue")
@@ -517,6 +717,8 @@ def main() -> None:
         try:
             provider = await pick_provider(conn)
             ids = await dossier_ids(conn, provider.location_id)
+            counter = await pick_counter(conn)
+            areas = await last_minute_areas(conn, 20)
         finally:
             await conn.close()
         print(json.dumps(data.counts))
@@ -524,6 +726,15 @@ def main() -> None:
             f"provider {provider.email} at location {provider.location_id}: "
             f"{provider.open_applications} open applications ({provider.pending} pending), "
             f"{len(ids)} whole dossiers visible"
+        )
+        print(
+            f"counter user {counter.email} ({counter.counter_name}, municipalities "
+            f"{', '.join(counter.municipalities)}): {counter.reachable} dossiers in reach, "
+            f"{counter.residents} of them residents"
+        )
+        print(
+            "municipalities with more than 20 current last-minute offers: "
+            + (", ".join(f"{a.nis_code} ({a.current})" for a in areas) or "none")
         )
 
     asyncio.run(run())

@@ -3,14 +3,17 @@
 The same `loket serve`, the same compiled plans and the same SQL shape, except:
 
 - no dossier scope: every live dossier is in reach (an admin's scope, instead of the union
-  of the viewer's grant branches);
+  of the viewer's grant branches), but for a counter (below);
 - no child scope: every live child of the dossier (instead of the provider's conditions);
 - no access log, unless LOKET_BENCH_KEEP_LOG=1 (then only the row scope is off).
 
-A provider's applications stay filtered to their own locations: without that filter the
-dossier has other rows, and the comparison would no longer be of the same answer. The
-viewer is still authenticated and loaded per request, as with checks on; the field policy
-costs nothing per request either way (plans apply it when they are compiled).
+A provider's applications stay filtered to their own locations, and a counter's dossier
+list stays the residents of its municipalities (one equality, what PostGraphile's
+`condition` asks; the region's UNION with the applicants is what is switched off): without
+these filters the answer has other rows, and the comparison would no longer be of the same
+answer. The viewer is still authenticated and loaded per request, as with checks on; the
+field policy costs nothing per request either way (plans apply it when they are compiled).
+Public fields (the last-minute search) have no scope and no log: the same code either way.
 
     DATABASE_URL=... .venv/bin/python -m bench.unchecked serve --port 8001
 
@@ -34,6 +37,12 @@ _visible_households = planner.visible_households
 
 
 def _all_households(viewer: Any, p: Any, **kw: Any) -> str:
+    if viewer.effective_role is Role.LOKET:
+        munis = p.add(list(viewer.counter_municipalities))
+        return (
+            "SELECT h.id AS household_id, 'COUNTER_REGION'::text AS grant_name FROM household h"
+            f" WHERE h.municipality_id = ANY({munis}::text[]) AND {live('h')}"
+        )
     return _visible_households(dataclasses.replace(viewer, role=Role.ADMIN), p, **kw)
 
 
@@ -54,6 +63,6 @@ if __name__ == "__main__":
     from loket import cli
 
     planner.visible_households = _all_households  # type: ignore[assignment]
-    planner.Render.visible_children = _all_children  # type: ignore[method-assign]
+    planner.Render.visible_children = _all_children  # type: ignore[method-assign,assignment]
     loket_app.run_plan = _unchecked  # type: ignore[assignment]
     raise SystemExit(cli.main(sys.argv[1:]))
