@@ -1045,8 +1045,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             page=LIST_PAGE,
             same_rows=(LOKET, UNCHECKED, UNCHECKED_LOGGED, PG4, PG5, FLOOR),
             checks_note=(
-                "the counter's UNION of residents and applicants, replaced by its "
-                "municipality's residents (PostGraphile's `condition`)"
+                "the counter's region (residents or applicants: its links, each held to "
+                "the condition), replaced by its municipality's residents (PostGraphile's "
+                "`condition`)"
             ),
         ),
         Operation(

@@ -1,7 +1,8 @@
 """The access log's time index as BRIN instead of a btree: the log is written in time
 order and read by dossier (`access_log_household_idx`); a range of time (retention,
 statistics) still finds its block ranges, and a logged read no longer inserts into a
-btree on `at` (measured with bench/run.py: about a tenth of what writing the log costs)."""
+btree on `at` (measured on one connection with the bench's inbox statement, which logs
+about 90 dossiers: 0.2-0.3 ms of the 1.7-2.1 ms its access log costs)."""
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
