@@ -40,6 +40,7 @@ errors and the access log reads are compared; a difference is logged and kept in
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import hashlib
@@ -47,7 +48,7 @@ import logging
 import re
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,6 +214,18 @@ class Render:
             )
             self._child_scopes[self.households] = vc
         return f"{x}.id IN (SELECT {vc}.id FROM {vc})"
+
+    @contextlib.contextmanager
+    def root(self, households: str | None, *, entries_proven: bool = False) -> Iterator[None]:
+        """Render within one root field: SQL selecting the households it reaches (for
+        `visible_children`), and whether its inbox entries prove their children's scope
+        (`_inbox_request`)."""
+        saved = self.households, self.entries_proven
+        self.households, self.entries_proven = households, entries_proven
+        try:
+            yield
+        finally:
+            self.households, self.entries_proven = saved
 
     def provide_child_scope(self, households: str, vc: str) -> None:
         """The root's own CTE `vc` holds the visible children of `households`."""
@@ -599,13 +612,12 @@ def _dossier_by_children(
     scope per child, instead of the dossier's branches and then each child's."""
     k, vc = rc.alias("k"), rc.alias("vc")
     hid = rc.param(household_id, "uuid")
-    order = sorted(grants, key=lambda g: list(Grant).index(g[0]))
-    case = " ".join(
+    case = " ".join(  # (the grants come in `Grant` order: the first one met wins)
         f"WHEN {f'{live(c)} AND ' if needs_live else ''}{condition} THEN {n}"
-        for n, (_, needs_live, condition) in enumerate(order)
+        for n, (_, needs_live, condition) in enumerate(grants)
     )
-    names = ", ".join(f"'{grant.value}'" for grant, _, _ in order)
-    rc.provide_child_scope(f"SELECT {u}.household_id FROM {u}", vc)
+    names = ", ".join(f"'{grant.value}'" for grant, _, _ in grants)
+    rc.provide_child_scope(_households_of(u), vc)
     return (
         f"{k} AS MATERIALIZED (SELECT {c}.id, {live(c)} AS live, CASE {case} END AS g "
         f"FROM child {c} JOIN household h ON h.id = {c}.household_id "
@@ -617,19 +629,26 @@ def _dossier_by_children(
     )
 
 
+def _households_of(u: str, where: str | None = None) -> str:
+    """SQL selecting the households of the root's rows `u` (the key of their child scope,
+    `Render.visible_children`)."""
+    return f"SELECT {u}.household_id FROM {u}" + (f" WHERE {where}" if where else "")
+
+
 def _dossier_part(rc: Render, item: Item, u: str, cte: str) -> Part:
     """The JSON of one dossier root field, built once for data and access log."""
     assert item.sel is not None
     d, h = rc.alias("d"), rc.alias("h")
-    rc.households = f"SELECT {u}.household_id FROM {u}"
-    built = (
-        f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, "
-        f"{rc.object(item.sel, h, f'{u}.grant_name')} AS j "
-        f"FROM {u} JOIN household {h} ON {h}.id = {u}.household_id)"
-    )
-    r = rc.alias("h")
-    reads = _reads(rc, item.sel, u, r, f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id")
-    rc.households = None
+    with rc.root(_households_of(u)):
+        built = (
+            f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, "
+            f"{rc.object(item.sel, h, f'{u}.grant_name')} AS j "
+            f"FROM {u} JOIN household {h} ON {h}.id = {u}.household_id)"
+        )
+        r = rc.alias("h")
+        reads = _reads(
+            rc, item.sel, u, r, f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id"
+        )
     return Part([cte, *rc.take_ctes(), built], f"(SELECT j FROM {d})", reads)
 
 
@@ -645,16 +664,13 @@ class Reads:
 
 def _reads(rc: Render, sel: Sel, u: str, row: str, frm: str) -> Callable[[], Reads]:
     """The reads of the objects `sel` builds from the row `row` of `frm` (`u` holds the
-    dossier and grant), rendered when used (in the root field's scope: `rc.households`
-    and `rc.proven` as the JSON was rendered with)."""
+    dossier and grant), rendered when used, within the root field as the JSON was
+    (`Render.root`)."""
     households, proven = rc.households, rc.entries_proven
 
     def render() -> Reads:
-        rc.households, rc.entries_proven = households, proven
-        try:
+        with rc.root(households, entries_proven=proven):
             return Reads(f"{u}.household_id, {u}.grant_name", frm, rc.groups(sel, row))
-        finally:
-            rc.households, rc.entries_proven = None, False
 
     return render
 
@@ -667,15 +683,31 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
     if location is None or location not in rc.viewer.location_ids:
         return Part([], "NULL::json", None)
     u = rc.alias("u")
-    if _selects(item.sel, "priority"):
+    in_python = _selects(item.sel, "priority")
+    if in_python:
         cte, has_next, end_cursor = await _inbox_ranked_in_python(rc, u, location, args)
     else:
         cte, has_next, end_cursor = _inbox_ranked_in_sql(rc, u, location, args)
-        # The entries are selected by the same statement that reads their requests:
-        # the candidate condition holds for each row read (`_inbox_request`).
-        rc.entries_proven = True
+    with rc.root(
+        _households_of(u, f"{u}.on_page"),
+        # Ranked in SQL, the entries are selected by the statement that reads their
+        # requests: the candidate condition holds for each row read (`_inbox_request`).
+        entries_proven=not in_python,
+    ):
+        return _inbox_part(rc, item, u, cte, has_next, end_cursor)
+
+
+def _inbox_part(
+    rc: Render,
+    item: Item,
+    u: str,
+    cte: str,
+    has_next: Callable[[], str],
+    end_cursor: Callable[[], str],
+) -> Part:
+    """The inbox connection built from the page's rows `u` (within `Render.root`)."""
+    assert item.sel is not None
     ctes = [cte]
-    rc.households = f"SELECT {u}.household_id FROM {u} WHERE {u}.on_page"
     parts = []
     reads: Callable[[], Reads] | None = None
     for conn_item in item.sel.items:
@@ -697,7 +729,6 @@ async def _inbox(rc: Render, item: Item, args: dict[str, Any]) -> Part:
             reads = _reads(rc, conn_item.sel, u, u, f"FROM {u} WHERE {u}.on_page")
         else:  # pageInfo
             parts.append(_page_info(conn_item, has_next, end_cursor))
-    rc.households, rc.entries_proven = None, False
     return Part(ctes, f"json_build_object({', '.join(parts)})", reads)
 
 
@@ -867,18 +898,17 @@ async def _dossiers(rc: Render, item: Item, args: dict[str, Any]) -> Part:
             if node is not None:
                 assert node.sel is not None
                 # (the children of one row past the page are scoped too: a small waste)
-                rc.households = f"SELECT {u}.household_id FROM {u}"
-                built = rc.object(node.sel, h, f"{u}.grant_name")
-                r = rc.alias("h")
-                reads = _reads(
-                    rc,
-                    node.sel,
-                    u,
-                    r,
-                    f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id "
-                    f"WHERE {u}.ord <= {limit()}",
-                )
-                rc.households = None
+                with rc.root(_households_of(u)):
+                    built = rc.object(node.sel, h, f"{u}.grant_name")
+                    r = rc.alias("h")
+                    reads = _reads(
+                        rc,
+                        node.sel,
+                        u,
+                        r,
+                        f"FROM {u} JOIN household {r} ON {r}.id = {u}.household_id "
+                        f"WHERE {u}.ord <= {limit()}",
+                    )
                 ctes.extend(rc.take_ctes())
             ctes.append(
                 f"{d} AS MATERIALIZED (SELECT {u}.household_id, {u}.grant_name, {u}.ord, "

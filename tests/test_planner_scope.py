@@ -61,7 +61,7 @@ async def _by_children(viewer: Viewer, household_id: Any) -> tuple[str | None, s
     grants = child_grants(viewer, rc.p, "c0", emergency_days=settings.emergency_days)
     assert grants is not None
     ctes = planner._dossier_by_children(rc, "u0", "c0", household_id, grants)
-    vc = rc._child_scopes["SELECT u0.household_id FROM u0"]
+    vc = rc._child_scopes[planner._households_of("u0")]
     rows = await _fetch(
         f"WITH {ctes} SELECT (SELECT grant_name FROM u0) AS grant_name, "
         f"(SELECT array_agg(id) FROM {vc} WHERE EXISTS (SELECT 1 FROM u0)) AS children",
